@@ -1,0 +1,29 @@
+//! The job model and the three storage ports of soyl, with their adapters.
+//!
+//! Everything that moves a job through its life lives here: identifiers, the status machine, the
+//! record a client polls, and the ports the submitter and the worker talk to:
+//!
+//! - [`JobQueue`]: at-least-once delivery with visibility timeouts, receive counts and dead letters;
+//! - [`MediaStore`]: uploaded media by safe, generated key;
+//! - [`JobStore`]: job records whose every transition is a conditional write.
+//!
+//! The embedded adapters ([`embedded`]) keep the same guarantees on one machine (SQLite in WAL mode
+//! and a media directory). This crate knows nothing about inference: a result is opaque JSON.
+
+pub mod conformance;
+pub mod embedded;
+mod error;
+mod media_key;
+mod model;
+mod ports;
+
+pub use error::{Error, Result};
+pub use media_key::MediaKey;
+pub use model::{
+    FaceOptions, Input, InputKind, Job, JobError, JobId, JobOptions, Lease, Modality, Priority,
+    Status, Tenant,
+};
+pub use ports::{
+    CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore, ListFilter, MediaStore,
+    Page, QueueMessage, Receipt,
+};

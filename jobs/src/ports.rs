@@ -1,0 +1,150 @@
+//! The three storage ports. The submitter and the worker see only these traits; the embedded
+//! (SQLite, media directory) and AWS (SQS, S3, DynamoDB) adapters implement them with the same
+//! guarantees, pinned by one conformance suite.
+
+use crate::{Job, JobError, JobId, Lease, MediaKey, Priority, Result, Status, Tenant};
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The body of a queue message: just enough to find the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueMessage {
+    /// The job to run.
+    pub job_id: JobId,
+    /// Its tenant (every job read is tenant-scoped).
+    pub tenant: Tenant,
+    /// Scheduling class.
+    pub priority: Priority,
+}
+
+/// An opaque handle on one delivery of a message; valid until the message is acked, released, or
+/// its visibility timeout lapses and it is delivered again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Receipt(pub String);
+
+/// One delivery of a message.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The message body.
+    pub message: QueueMessage,
+    /// Handle for ack / extend / release.
+    pub receipt: Receipt,
+    /// How many times the message has been delivered, this delivery included (1 the first time).
+    pub receive_count: u32,
+}
+
+/// A queue with SQS semantics: at-least-once delivery; a received message is invisible for the
+/// visibility timeout and comes back unless acked; a message received more than `max_receives`
+/// times moves to the dead-letter queue instead of being delivered again.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues a message.
+    async fn send(&self, message: &QueueMessage) -> Result<()>;
+    /// Receives up to `max` messages, waiting up to `wait` for the first one (long poll).
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>>;
+    /// Deletes a delivered message: call only after its result is durable.
+    async fn ack(&self, receipt: &Receipt) -> Result<()>;
+    /// Keeps a delivered message invisible for `by` from now (heartbeat).
+    async fn extend(&self, receipt: &Receipt, by: Duration) -> Result<()>;
+    /// Makes a delivered message visible again after `delay` (redelivery with backoff).
+    async fn release(&self, receipt: &Receipt, delay: Duration) -> Result<()>;
+    /// Approximate number of messages waiting (visible or in flight), for metrics and `/ready`.
+    async fn depth(&self) -> Result<u64>;
+}
+
+/// Media bytes by key.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Stores bytes under `key` (overwrites).
+    async fn put(&self, key: &MediaKey, bytes: Bytes, content_type: Option<&str>) -> Result<()>;
+    /// Reads the bytes under `key`, refusing with [`crate::Error::TooLarge`] above `max_bytes`.
+    async fn get(&self, key: &MediaKey, max_bytes: u64) -> Result<Bytes>;
+    /// A URL a client can PUT the bytes to directly, valid for `ttl`; `None` when the backend has
+    /// no such thing (the embedded media directory).
+    async fn presign_put(&self, key: &MediaKey, ttl: Duration) -> Result<Option<String>>;
+}
+
+/// What [`JobStore::create`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    /// The job was stored.
+    Created,
+    /// A job with the same tenant and idempotency key already exists: here it is.
+    Existing(Box<Job>),
+}
+
+/// What [`JobStore::claim`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimOutcome {
+    /// The caller now holds the lease; the job as it is now (status `running`).
+    Claimed(Box<Job>),
+    /// Another holder's lease is still live until this instant.
+    Busy(OffsetDateTime),
+    /// The job already ended (a duplicate or late delivery): nothing to do.
+    Terminal(Status),
+    /// No such job.
+    Missing,
+}
+
+/// What [`JobStore::cancel`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// The job is now cancelled.
+    Cancelled(Box<Job>),
+    /// The job had already ended in this state.
+    AlreadyTerminal(Status),
+    /// No such job for this tenant.
+    NotFound,
+}
+
+/// Filter for [`JobStore::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only jobs in this status.
+    pub status: Option<Status>,
+    /// Only jobs of this bulk batch.
+    pub batch_id: Option<String>,
+    /// At most this many (the adapter caps it).
+    pub limit: usize,
+    /// Continue after this job id (from a previous page's `next`).
+    pub after: Option<JobId>,
+}
+
+/// One page of a listing, newest last (ids are time-ordered).
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The jobs.
+    pub jobs: Vec<Job>,
+    /// Cursor for the next page, if there may be one.
+    pub next: Option<JobId>,
+}
+
+/// Job records. Every transition is a conditional write: a stale lease holder or a late duplicate
+/// can never overwrite a terminal state.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job; with an idempotency key already used by this tenant, returns that job.
+    async fn create(&self, job: &Job) -> Result<CreateOutcome>;
+    /// Reads a job of this tenant; another tenant's id reads as `None`.
+    async fn get(&self, tenant: &Tenant, id: &JobId) -> Result<Option<Job>>;
+    /// `queued -> running` (or takes over a `running` job whose lease lapsed) under `lease`;
+    /// counts an attempt.
+    async fn claim(&self, id: &JobId, lease: &Lease) -> Result<ClaimOutcome>;
+    /// Extends the lease of `holder`; false if the holder no longer holds the job.
+    async fn renew(&self, id: &JobId, holder: &str, expires_at: OffsetDateTime) -> Result<bool>;
+    /// `running -> queued` for redelivery, by the holder only; false if refused.
+    async fn requeue(&self, id: &JobId, holder: &str) -> Result<bool>;
+    /// `running -> succeeded` with `result`, by the holder only; false if refused.
+    async fn complete(&self, id: &JobId, holder: &str, result: &serde_json::Value) -> Result<bool>;
+    /// `-> failed`: with `Some(holder)` only from `running` under that lease; with `None` from any
+    /// non-terminal state (dead letters, submit-time failures). False if refused.
+    async fn fail(&self, id: &JobId, holder: Option<&str>, error: &JobError) -> Result<bool>;
+    /// `queued | running -> cancelled` for the tenant's job.
+    async fn cancel(&self, tenant: &Tenant, id: &JobId) -> Result<CancelOutcome>;
+    /// The tenant's jobs matching `filter`, in id (creation) order.
+    async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page>;
+}

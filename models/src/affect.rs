@@ -1,0 +1,79 @@
+//! From class scores to a reading every modality shares: per-label probabilities, the top label,
+//! and valence/arousal as the probability-weighted mean of the labels' circumplex coordinates
+//! (from the model's manifest), so that face, voice and text can be fused on one scale.
+
+use crate::manifest::{Activation, Manifest};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Probabilities over a model's labels and where they put the reading on the circumplex.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Reading {
+    /// Label -> probability (sums to 1).
+    pub emotions: BTreeMap<String, f64>,
+    /// The most probable label.
+    pub top: String,
+    /// Expected valence, -1 (unpleasant) .. 1 (pleasant).
+    pub valence: f64,
+    /// Expected arousal, -1 (calm) .. 1 (excited).
+    pub arousal: f64,
+}
+
+/// Rounds to 4 decimals: more precision than any of these models has, and readable JSON.
+pub fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Softmax, numerically stable.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Turns one item's raw classifier output into a [`Reading`] using the manifest's labels,
+/// activation and affect table.
+pub fn read_scores(manifest: &Manifest, raw: &[f32]) -> Reading {
+    let classifier = manifest.classifier();
+    let probs = match classifier.activation {
+        Activation::Softmax => softmax(raw),
+        Activation::None => raw.to_vec(),
+    };
+    let mut emotions = BTreeMap::new();
+    let (mut valence, mut arousal) = (0.0f64, 0.0f64);
+    let mut top = (f32::NEG_INFINITY, "");
+    for (label, &p) in classifier.labels.iter().zip(&probs) {
+        let [v, a] = manifest.affect_of(label).unwrap_or([0.0, 0.0]);
+        valence += f64::from(p) * f64::from(v);
+        arousal += f64::from(p) * f64::from(a);
+        emotions.insert(label.clone(), round4(f64::from(p)));
+        if p > top.0 {
+            top = (p, label.as_str());
+        }
+    }
+    Reading {
+        emotions,
+        top: top.1.to_owned(),
+        valence: round4(valence),
+        arousal: round4(arousal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let p = softmax(&[1.0, 3.0, -2.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[1] > p[0] && p[0] > p[2]);
+    }
+
+    #[test]
+    fn softmax_survives_huge_logits() {
+        let p = softmax(&[1000.0, 1000.0]);
+        assert!((p[0] - 0.5).abs() < 1e-6);
+    }
+}

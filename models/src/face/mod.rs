@@ -1,0 +1,257 @@
+//! The two-stage face pipeline: decode (blocking pool) -> detector lane -> NMS -> square grayscale
+//! crops (blocking pool) -> expression lane -> readings. Both lanes batch across every job in the
+//! process. Called by the worker once per image input.
+
+pub mod crop;
+pub mod detect;
+
+use crate::affect::{read_scores, round4, Reading};
+use crate::image_input::{self, ImageLimits};
+use crate::lane::{CancelToken, Lane};
+use crate::manifest::{Manifest, Task};
+use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
+use crate::{Device, InputError, ModelError, Repository, Runtime};
+use detect::BoundingBox;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per-job face settings.
+#[derive(Debug, Clone, Copy)]
+pub struct FaceParams {
+    /// Faces whose shorter side is under this many pixels are dropped.
+    pub min_face_px: u32,
+    /// At most this many faces, most confident first.
+    pub max_faces: u32,
+}
+
+/// One analysed face.
+#[derive(Debug, Clone, Serialize)]
+pub struct Face {
+    /// Where the face is, in pixels of the upright image.
+    #[serde(rename = "box")]
+    pub bbox: BoundingBox,
+    /// Detector confidence.
+    pub detection: f64,
+    /// Expression reading.
+    #[serde(flatten)]
+    pub reading: Reading,
+}
+
+/// The faces of one image and how they were batched.
+#[derive(Debug, Clone)]
+pub struct FaceAnalysis {
+    /// Upright image width.
+    pub width: u32,
+    /// Upright image height.
+    pub height: u32,
+    /// The faces, most confident first.
+    pub faces: Vec<Face>,
+    /// Size of the detector batch this image ran in.
+    pub detector_batch: usize,
+    /// Size of the expression batch each face ran in.
+    pub emotion_batches: Vec<usize>,
+}
+
+/// Per-lane overrides of the manifests' batching defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchOverrides {
+    /// Most items per run, for every lane.
+    pub max_batch: Option<usize>,
+    /// Longest wait for a batch to fill, for every lane.
+    pub max_delay: Option<Duration>,
+}
+
+/// The running face pipeline: two lanes and their manifests.
+pub struct FacePipeline {
+    detector: Lane<TensorBatcher>,
+    emotion: Lane<TensorBatcher>,
+    detector_manifest: Arc<Manifest>,
+    emotion_manifest: Arc<Manifest>,
+    scores_index: usize,
+    boxes_index: usize,
+    limits: ImageLimits,
+    device: Device,
+}
+
+impl FacePipeline {
+    /// Loads the repository's face-detection and face-emotion models and starts their lanes.
+    /// `Ok(None)` when the repository has no face models.
+    pub fn start(
+        runtime: &Runtime,
+        repo: &Repository,
+        overrides: BatchOverrides,
+        limits: ImageLimits,
+    ) -> Result<Option<FacePipeline>, ModelError> {
+        let (Some(det), Some(emo)) = (
+            repo.for_task(Task::FaceDetection),
+            repo.for_task(Task::FaceEmotion),
+        ) else {
+            return Ok(None);
+        };
+        let settings = det
+            .detector
+            .as_ref()
+            .expect("checked at load; this is a bug");
+        let index_of = |name: &str| {
+            det.outputs
+                .iter()
+                .position(|o| o.name == name)
+                .ok_or_else(|| ModelError::Manifest {
+                    path: det.dir.display().to_string(),
+                    message: format!("detector output {name} is not listed in outputs"),
+                })
+        };
+        let scores_index = index_of(&settings.scores_output)?;
+        let boxes_index = index_of(&settings.boxes_output)?;
+        let (detector, device) =
+            spawn_tensor_lane(runtime, det, overrides.max_batch, overrides.max_delay)?;
+        let (emotion, _) =
+            spawn_tensor_lane(runtime, emo, overrides.max_batch, overrides.max_delay)?;
+        Ok(Some(FacePipeline {
+            detector,
+            emotion,
+            detector_manifest: Arc::new(det.clone()),
+            emotion_manifest: Arc::new(emo.clone()),
+            scores_index,
+            boxes_index,
+            limits,
+            device,
+        }))
+    }
+
+    /// `(name, version)` of the models this pipeline runs.
+    pub fn models(&self) -> [(&str, &str); 2] {
+        [
+            (
+                &self.detector_manifest.name,
+                &self.detector_manifest.version,
+            ),
+            (&self.emotion_manifest.name, &self.emotion_manifest.version),
+        ]
+    }
+
+    /// The device the detector session runs on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The lanes, for metrics.
+    pub fn lanes(&self) -> [&Lane<TensorBatcher>; 2] {
+        [&self.detector, &self.emotion]
+    }
+
+    /// Finds and reads the faces in one encoded image.
+    pub async fn analyze(
+        &self,
+        bytes: impl AsRef<[u8]> + Send + 'static,
+        params: FaceParams,
+        interactive: bool,
+        cancel: &CancelToken,
+    ) -> Result<FaceAnalysis, ModelError> {
+        let det = self.detector_manifest.clone();
+        let limits = self.limits.clone();
+        let (width, height, tensor, gray) = blocking(move || {
+            let img = image_input::decode(bytes.as_ref(), &limits)?;
+            let tensor = detect::to_tensor(&img, det.image());
+            Ok((img.width(), img.height(), tensor, img.into_luma8()))
+        })
+        .await?;
+
+        let detected = self
+            .detector
+            .infer(tensor, interactive, cancel)
+            .await
+            .map_err(unshare)?;
+        let settings = self
+            .detector_manifest
+            .detector
+            .as_ref()
+            .expect("checked at load; this is a bug");
+        let mut detections = detect::postprocess(
+            &detected.output[self.scores_index],
+            &detected.output[self.boxes_index],
+            settings,
+            width,
+            height,
+        );
+        let min = params.min_face_px as f32;
+        detections.retain(|d| d.bbox.w.min(d.bbox.h) >= min);
+        detections.truncate(params.max_faces as usize);
+
+        let emo = self.emotion_manifest.clone();
+        let boxes: Vec<BoundingBox> = detections.iter().map(|d| d.bbox).collect();
+        let crops = blocking(move || {
+            Ok(boxes
+                .iter()
+                .map(|b| crop::to_tensor(&gray, b, emo.image()))
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        // join_all polls every `infer` once before awaiting any, so all crops reach the lane together.
+        let answers = futures::future::join_all(
+            crops
+                .into_iter()
+                .map(|c| self.emotion.infer(c, interactive, cancel)),
+        )
+        .await;
+
+        let mut faces = Vec::with_capacity(detections.len());
+        let mut emotion_batches = Vec::with_capacity(detections.len());
+        for (d, answer) in detections.iter().zip(answers) {
+            let answer = answer.map_err(unshare)?;
+            emotion_batches.push(answer.batch_size);
+            faces.push(Face {
+                bbox: rounded(d.bbox),
+                detection: round4(f64::from(d.score)),
+                reading: read_scores(&self.emotion_manifest, &answer.output[0]),
+            });
+        }
+        Ok(FaceAnalysis {
+            width,
+            height,
+            faces,
+            detector_batch: detected.batch_size,
+            emotion_batches,
+        })
+    }
+}
+
+fn rounded(b: BoundingBox) -> BoundingBox {
+    let r = |v: f32| (v * 10.0).round() / 10.0;
+    BoundingBox {
+        x: r(b.x),
+        y: r(b.y),
+        w: r(b.w),
+        h: r(b.h),
+    }
+}
+
+/// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder bug on hostile input)
+/// becomes an input error instead of taking the worker down.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
+) -> Result<T, ModelError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(ModelError::Input),
+        Err(e) => Err(ModelError::Input(InputError::new(
+            "media_decoder_crashed",
+            format!("the decoder failed on this input: {e}"),
+        ))),
+    }
+}
+
+/// Lane errors are shared between the items of a batch; callers want an owned error.
+pub(crate) fn unshare(e: Arc<ModelError>) -> ModelError {
+    Arc::try_unwrap(e).unwrap_or_else(|shared| match &*shared {
+        ModelError::Input(i) => ModelError::Input(i.clone()),
+        ModelError::Overloaded { lane } => ModelError::Overloaded { lane: lane.clone() },
+        ModelError::LaneStopped { lane } => ModelError::LaneStopped { lane: lane.clone() },
+        ModelError::Abandoned => ModelError::Abandoned,
+        other => ModelError::Ort {
+            model: "lane".into(),
+            operation: "run batch",
+            message: other.to_string(),
+        },
+    })
+}

@@ -1,0 +1,301 @@
+//! Model lanes: dynamic batching across jobs.
+//!
+//! A lane is one OS thread that owns a [`Batcher`] (and through it an ONNX Runtime session, which
+//! needs `&mut` to run). Async callers send items through a bounded channel and await a oneshot
+//! answer. The thread takes the first waiting item, then keeps collecting until `max_batch` items
+//! or `max_delay` after the oldest one, runs one batch, and answers every item with its output and
+//! the size of the batch it ran in. Interactive items are taken before bulk ones; items whose job
+//! was cancelled (or whose caller went away) are skipped, never run.
+
+use crate::ModelError;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// The synchronous side of a lane: turns a batch of items into a batch of outputs.
+pub trait Batcher: Send + 'static {
+    /// One unit of work (e.g. a preprocessed image tensor).
+    type Item: Send + 'static;
+    /// Its answer.
+    type Output: Send + 'static;
+    /// Runs one batch; must return exactly one output per item, in order.
+    fn run(&mut self, items: &[Self::Item]) -> Result<Vec<Self::Output>, ModelError>;
+}
+
+/// Batching settings of one lane.
+#[derive(Debug, Clone)]
+pub struct LaneConfig {
+    /// Lane (model) name, for logs, metrics and errors.
+    pub name: String,
+    /// Most items per run.
+    pub max_batch: usize,
+    /// Longest wait after the oldest waiting item before running a partial batch.
+    pub max_delay: Duration,
+    /// Items that may wait in the channel before callers are told `Overloaded`.
+    pub capacity: usize,
+}
+
+/// Marks work as abandoned (job cancelled, lease lost); lanes skip such items. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A live token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Abandons all work carrying this token.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+    /// True once cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// An output and the size of the batch that produced it.
+#[derive(Debug, Clone)]
+pub struct Batched<T> {
+    /// The output.
+    pub output: T,
+    /// How many items ran in the same session call.
+    pub batch_size: usize,
+}
+
+/// Counters of one lane, readable at any time.
+#[derive(Debug, Default)]
+pub struct LaneStats {
+    /// Session runs so far.
+    pub runs: AtomicU64,
+    /// Items answered so far.
+    pub items: AtomicU64,
+    /// Items skipped because they were abandoned.
+    pub skipped: AtomicU64,
+}
+
+struct Request<B: Batcher> {
+    item: B::Item,
+    interactive: bool,
+    cancel: CancelToken,
+    reply: oneshot::Sender<Result<Batched<B::Output>, Arc<ModelError>>>,
+    enqueued: Instant,
+}
+
+impl<B: Batcher> Request<B> {
+    fn abandoned(&self) -> bool {
+        self.cancel.is_cancelled() || self.reply.is_closed()
+    }
+}
+
+/// Async handle on a lane thread. Cloning shares the lane; the thread ends when the last handle
+/// is dropped, after answering what it holds.
+pub struct Lane<B: Batcher> {
+    tx: flume::Sender<Request<B>>,
+    config: Arc<LaneConfig>,
+    stats: Arc<LaneStats>,
+}
+
+impl<B: Batcher> Clone for Lane<B> {
+    fn clone(&self) -> Self {
+        Lane {
+            tx: self.tx.clone(),
+            config: self.config.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+impl<B: Batcher> Lane<B> {
+    /// Starts the lane thread around `batcher`.
+    pub fn spawn(batcher: B, config: LaneConfig) -> std::io::Result<Lane<B>> {
+        let (tx, rx) = flume::bounded(config.capacity.max(1));
+        let config = Arc::new(config);
+        let stats = Arc::new(LaneStats::default());
+        let worker = LaneThread {
+            batcher,
+            rx,
+            config: config.clone(),
+            stats: stats.clone(),
+            backlog: Backlog::default(),
+        };
+        std::thread::Builder::new()
+            .name(format!("lane-{}", config.name))
+            .spawn(move || worker.run())?;
+        Ok(Lane { tx, config, stats })
+    }
+
+    /// Runs `item` in the next batch and returns its output. Fails with `Overloaded` when the lane's
+    /// channel is full, so callers can back off instead of piling up memory.
+    pub async fn infer(
+        &self,
+        item: B::Item,
+        interactive: bool,
+        cancel: &CancelToken,
+    ) -> Result<Batched<B::Output>, Arc<ModelError>> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            item,
+            interactive,
+            cancel: cancel.clone(),
+            reply,
+            enqueued: Instant::now(),
+        };
+        self.tx.try_send(request).map_err(|e| {
+            Arc::new(match e {
+                flume::TrySendError::Full(_) => ModelError::Overloaded {
+                    lane: self.config.name.clone(),
+                },
+                flume::TrySendError::Disconnected(_) => ModelError::LaneStopped {
+                    lane: self.config.name.clone(),
+                },
+            })
+        })?;
+        answer.await.map_err(|_| {
+            Arc::new(ModelError::LaneStopped {
+                lane: self.config.name.clone(),
+            })
+        })?
+    }
+
+    /// The lane's settings.
+    pub fn config(&self) -> &LaneConfig {
+        &self.config
+    }
+
+    /// The lane's counters.
+    pub fn stats(&self) -> &LaneStats {
+        &self.stats
+    }
+}
+
+/// Waiting items, interactive before bulk, first come first served within a class.
+struct Backlog<R> {
+    interactive: VecDeque<R>,
+    bulk: VecDeque<R>,
+}
+
+impl<R> Default for Backlog<R> {
+    fn default() -> Self {
+        Backlog {
+            interactive: VecDeque::new(),
+            bulk: VecDeque::new(),
+        }
+    }
+}
+
+impl<R> Backlog<R> {
+    fn len(&self) -> usize {
+        self.interactive.len() + self.bulk.len()
+    }
+    fn take(&mut self, max: usize) -> Vec<R> {
+        let from_interactive = self.interactive.len().min(max);
+        let mut batch: Vec<R> = self.interactive.drain(..from_interactive).collect();
+        let from_bulk = self.bulk.len().min(max - batch.len());
+        batch.extend(self.bulk.drain(..from_bulk));
+        batch
+    }
+}
+
+struct LaneThread<B: Batcher> {
+    batcher: B,
+    rx: flume::Receiver<Request<B>>,
+    config: Arc<LaneConfig>,
+    stats: Arc<LaneStats>,
+    backlog: Backlog<Request<B>>,
+}
+
+impl<B: Batcher> LaneThread<B> {
+    fn push(&mut self, r: Request<B>) {
+        if r.interactive {
+            self.backlog.interactive.push_back(r);
+        } else {
+            self.backlog.bulk.push_back(r);
+        }
+    }
+
+    fn oldest(&self) -> Option<Instant> {
+        let a = self.backlog.interactive.front().map(|r| r.enqueued);
+        let b = self.backlog.bulk.front().map(|r| r.enqueued);
+        a.into_iter().chain(b).min()
+    }
+
+    fn run(mut self) {
+        let max_batch = self.config.max_batch.max(1);
+        loop {
+            if self.backlog.len() == 0 {
+                match self.rx.recv() {
+                    Ok(r) => self.push(r),
+                    Err(_) => return, // every handle dropped and nothing left: shutdown
+                }
+            }
+            let deadline = self.oldest().unwrap_or_else(Instant::now) + self.config.max_delay;
+            while self.backlog.len() < max_batch {
+                match self.rx.recv_deadline(deadline) {
+                    Ok(r) => self.push(r),
+                    Err(_) => break,
+                }
+            }
+            // Whatever else is already waiting joins the backlog, so priorities see all of it.
+            while let Ok(r) = self.rx.try_recv() {
+                self.push(r);
+            }
+            let mut batch = self.backlog.take(max_batch);
+            let before = batch.len();
+            batch.retain(|r| !r.abandoned());
+            let skipped = before - batch.len();
+            if skipped > 0 {
+                self.stats
+                    .skipped
+                    .fetch_add(skipped as u64, Ordering::Relaxed);
+            }
+            if !batch.is_empty() {
+                self.run_batch(batch);
+            }
+        }
+    }
+
+    fn run_batch(&mut self, batch: Vec<Request<B>>) {
+        let size = batch.len();
+        let (items, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|r| (r.item, r.reply)).unzip();
+        let started = Instant::now();
+        let outcome = self.batcher.run(&items);
+        tracing::debug!(
+            lane = %self.config.name,
+            batch_size = size,
+            seconds = started.elapsed().as_secs_f64(),
+            "lane batch"
+        );
+        self.stats.runs.fetch_add(1, Ordering::Relaxed);
+        self.stats.items.fetch_add(size as u64, Ordering::Relaxed);
+        match outcome {
+            Ok(outputs) if outputs.len() == size => {
+                for (reply, output) in replies.into_iter().zip(outputs) {
+                    let _ = reply.send(Ok(Batched {
+                        output,
+                        batch_size: size,
+                    }));
+                }
+            }
+            Ok(outputs) => {
+                let err = Arc::new(ModelError::Ort {
+                    model: self.config.name.clone(),
+                    operation: "split batch output",
+                    message: format!("{} outputs for {size} items", outputs.len()),
+                });
+                for reply in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+            Err(e) => {
+                let err = Arc::new(e);
+                for reply in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! soyl's model repository and inference library.
+//!
+//! - [`repository`]: model folders (`model.toml` manifest + `model.onnx`), loaded and checked at start.
+//! - [`runtime`]: finding and loading the ONNX Runtime library, choosing the device, building sessions.
+//! - [`lane`]: a dedicated OS thread per model that owns its session and batches work from many jobs.
+//! - [`face`]: the two-stage face pipeline (decode, detect, crop, classify) built on lanes.
+//! - [`affect`]: labels to valence/arousal, and the per-reading summary every modality shares.
+//!
+//! This crate knows nothing about queues or job stores; the worker drives it.
+
+pub mod affect;
+mod error;
+pub mod face;
+pub mod image_input;
+pub mod lane;
+pub mod manifest;
+pub mod repository;
+pub mod runtime;
+pub mod tensor_lane;
+
+pub use error::{InputError, ModelError};
+pub use lane::{Batched, CancelToken, Lane, LaneConfig, LaneStats};
+pub use repository::Repository;
+pub use runtime::{Device, DeviceChoice, Runtime};

@@ -1,0 +1,228 @@
+//! `model.toml`: everything soyl needs to know about a model besides its weights.
+//!
+//! A manifest names the model and its version (both reported in every result), the task it
+//! serves, where its ONNX file is (relative paths are relative to the manifest's folder), its
+//! input and output tensors, preprocessing parameters, labels with their valence/arousal
+//! coordinates, and batching defaults. Read by [`crate::Repository`] at start.
+
+use crate::ModelError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What a model does; decides which pipeline uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// Boxes and scores of faces in an RGB image.
+    FaceDetection,
+    /// Expression scores of one grayscale face crop.
+    FaceEmotion,
+    /// Emotion scores of one window of speech.
+    VoiceEmotion,
+    /// Sentiment of a token sequence.
+    TextSentiment,
+}
+
+/// A tensor the model takes or gives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorSpec {
+    /// The graph's name for it.
+    pub name: String,
+    /// Its shape; `-1` marks the batch (or another dynamic) dimension.
+    pub shape: Vec<i64>,
+}
+
+impl TensorSpec {
+    /// Elements per batch item (product of the fixed dimensions after the first).
+    pub fn item_len(&self) -> usize {
+        self.shape
+            .iter()
+            .skip(1)
+            .map(|&d| usize::try_from(d).unwrap_or(1))
+            .product()
+    }
+}
+
+/// Colour layout of image input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    /// Three planes, R G B.
+    Rgb,
+    /// One luma plane.
+    Gray,
+}
+
+/// Image preprocessing: resize to `width` x `height`, then `(px - mean) / std` per channel, NCHW.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePreprocess {
+    /// Colour layout.
+    pub color: Color,
+    /// Model input width in pixels.
+    pub width: u32,
+    /// Model input height in pixels.
+    pub height: u32,
+    /// Subtracted from each 0..255 pixel value.
+    pub mean: f32,
+    /// Divides the centred value.
+    pub std: f32,
+}
+
+/// How raw outputs become probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Already probabilities.
+    #[default]
+    None,
+    /// Logits: apply softmax.
+    Softmax,
+}
+
+/// Detector postprocessing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSettings {
+    /// Output holding `[N, anchors, 2]` (background, face) scores.
+    pub scores_output: String,
+    /// Output holding `[N, anchors, 4]` corner boxes normalised to 0..1.
+    pub boxes_output: String,
+    /// Keep faces scoring above this.
+    pub score_threshold: f32,
+    /// Non-maximum suppression overlap threshold.
+    pub iou_threshold: f32,
+}
+
+/// Classifier postprocessing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierSettings {
+    /// Output holding `[N, labels]` scores.
+    pub scores_output: String,
+    /// Whether the scores still need a softmax.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Class names, in output order.
+    pub labels: Vec<String>,
+}
+
+/// Batching defaults for the model's lane (overridable on the command line).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchingDefaults {
+    /// Most items in one run.
+    pub max_batch: usize,
+    /// Longest wait after the first item for more to arrive, in milliseconds.
+    pub max_delay_ms: u64,
+}
+
+/// A parsed `model.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Model name, reported in results.
+    pub name: String,
+    /// Model version, reported in results.
+    pub version: String,
+    /// What it does.
+    pub task: Task,
+    /// The ONNX file (relative to the manifest's folder).
+    pub file: PathBuf,
+    /// One line on what it is and where it comes from.
+    #[serde(default)]
+    pub description: String,
+    /// Input tensors.
+    pub inputs: Vec<TensorSpec>,
+    /// Output tensors.
+    pub outputs: Vec<TensorSpec>,
+    /// Image preprocessing, for image models.
+    #[serde(default)]
+    pub image: Option<ImagePreprocess>,
+    /// Detector postprocessing, for detectors.
+    #[serde(default)]
+    pub detector: Option<DetectorSettings>,
+    /// Classifier postprocessing, for classifiers.
+    #[serde(default)]
+    pub classifier: Option<ClassifierSettings>,
+    /// Label -> `[valence, arousal]`, each in -1..1.
+    #[serde(default)]
+    pub affect: BTreeMap<String, [f32; 2]>,
+    /// Lane batching defaults.
+    pub batching: BatchingDefaults,
+    /// Folder the manifest was read from (set on load).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Manifest {
+    /// Reads and checks `dir/model.toml`.
+    pub fn load(dir: &Path) -> Result<Manifest, ModelError> {
+        let path = dir.join("model.toml");
+        let bad = |message: String| ModelError::Manifest {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let mut manifest: Manifest = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        manifest.dir = dir.to_path_buf();
+        manifest.check().map_err(bad)?;
+        Ok(manifest)
+    }
+
+    /// The ONNX file's resolved path.
+    pub fn model_path(&self) -> PathBuf {
+        self.dir.join(&self.file)
+    }
+
+    /// The classifier section, which classifier tasks must have.
+    pub fn classifier(&self) -> &ClassifierSettings {
+        self.classifier
+            .as_ref()
+            .expect("classifier section checked at load; this is a bug")
+    }
+
+    /// The image section, which image tasks must have.
+    pub fn image(&self) -> &ImagePreprocess {
+        self.image
+            .as_ref()
+            .expect("image section checked at load; this is a bug")
+    }
+
+    /// `[valence, arousal]` for a label, if the manifest maps it.
+    pub fn affect_of(&self, label: &str) -> Option<[f32; 2]> {
+        self.affect.get(label).copied()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.inputs.is_empty() || self.outputs.is_empty() {
+            return Err("needs at least one input and one output".into());
+        }
+        if !self.model_path().is_file() {
+            return Err(format!(
+                "model file {} not found",
+                self.model_path().display()
+            ));
+        }
+        if self.batching.max_batch == 0 {
+            return Err("batching.max_batch must be at least 1".into());
+        }
+        let needs_image = matches!(self.task, Task::FaceDetection | Task::FaceEmotion);
+        if needs_image && self.image.is_none() {
+            return Err(format!("task {:?} needs an [image] section", self.task));
+        }
+        if self.task == Task::FaceDetection && self.detector.is_none() {
+            return Err("task face-detection needs a [detector] section".into());
+        }
+        if let Some(c) = &self.classifier {
+            if let Some(missing) = c.labels.iter().find(|l| !self.affect.contains_key(*l)) {
+                return Err(format!("label {missing:?} has no [affect] entry"));
+            }
+        } else if self.task != Task::FaceDetection {
+            return Err(format!("task {:?} needs a [classifier] section", self.task));
+        }
+        Ok(())
+    }
+}

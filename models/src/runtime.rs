@@ -1,0 +1,189 @@
+//! ONNX Runtime: finding the shared library, choosing the device, building sessions.
+//!
+//! `ort` is linked with `load-dynamic`, so the library is found at run time, in this order:
+//! `ORT_DYLIB_PATH`; `libonnxruntime.so*` next to the executable or in its `lib/` folder; a `.ort/`
+//! folder in the current directory or any parent (where `scripts/setup-ort.sh` installs it); the
+//! `.ort/` folder of the source checkout this binary was built from. If none exists, start-up fails
+//! with a message that says how to install it.
+//!
+//! Built once per process by the binary; lanes ask it for sessions.
+
+use crate::ModelError;
+use ort::session::Session;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What the operator asked for with `--device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// CUDA when its provider loads, else CPU (and say so).
+    #[default]
+    Auto,
+    /// CPU only.
+    Cpu,
+    /// CUDA or fail: never a silent fallback.
+    Cuda,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda),
+            other => Err(format!("unknown device {other:?}: use auto, cpu or cuda")),
+        }
+    }
+}
+
+/// The device sessions actually run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// ONNX Runtime's CPU provider.
+    Cpu,
+    /// ONNX Runtime's CUDA provider.
+    Cuda,
+}
+
+/// Session settings shared by every lane.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Device policy.
+    pub device: DeviceChoice,
+    /// Intra-op threads per session (0: ONNX Runtime's default).
+    pub intra_threads: usize,
+}
+
+/// The loaded ONNX Runtime: its environment, the library path, and the device policy. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: ort::environment::Environment,
+    library: PathBuf,
+    options: RuntimeOptions,
+    /// Set once a session under `auto` failed to get CUDA, so later sessions go straight to CPU.
+    cuda_failed: AtomicBool,
+}
+
+impl Runtime {
+    /// Finds and loads the ONNX Runtime library and builds the environment.
+    pub fn init(options: RuntimeOptions) -> Result<Runtime, ModelError> {
+        let library = find_library().ok_or_else(|| {
+            ModelError::RuntimeLibrary(
+                "ONNX Runtime library not found. Run `scripts/setup-ort.sh` in the soyl checkout \
+                 (installs it into .ort/ from the onnxruntime PyPI wheel), or set ORT_DYLIB_PATH \
+                 to a libonnxruntime.so (1.22 or newer)."
+                    .to_owned(),
+            )
+        })?;
+        let env = ort::init_from(&library)
+            .map_err(|e| {
+                ModelError::RuntimeLibrary(format!(
+                    "cannot load ONNX Runtime from {}: {e}",
+                    library.display()
+                ))
+            })?
+            .with_name("soyl")
+            .build()
+            .map_err(|e| {
+                ModelError::RuntimeLibrary(format!("cannot start ONNX Runtime environment: {e}"))
+            })?;
+        tracing::info!(library = %library.display(), "onnxruntime loaded");
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                env,
+                library,
+                options,
+                cuda_failed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Path of the library in use.
+    pub fn library(&self) -> &Path {
+        &self.inner.library
+    }
+
+    /// Builds a session for `model` from `path` on the chosen device, and says which device it got.
+    pub fn session(&self, model: &str, path: &Path) -> Result<(Session, Device), ModelError> {
+        let opts = &self.inner.options;
+        let want_cuda = match opts.device {
+            DeviceChoice::Cpu => false,
+            DeviceChoice::Cuda => true,
+            DeviceChoice::Auto => !self.inner.cuda_failed.load(Ordering::Relaxed),
+        };
+        if want_cuda {
+            match self.build(model, path, true) {
+                Ok(session) => return Ok((session, Device::Cuda)),
+                Err(e) if opts.device == DeviceChoice::Cuda => {
+                    return Err(ModelError::DeviceUnavailable(e.to_string()))
+                }
+                Err(e) => {
+                    self.inner.cuda_failed.store(true, Ordering::Relaxed);
+                    tracing::info!(model, reason = %e, "device auto: CUDA unavailable, using CPU");
+                }
+            }
+        }
+        Ok((self.build(model, path, false)?, Device::Cpu))
+    }
+
+    fn build(&self, model: &str, path: &Path, cuda: bool) -> Result<Session, ModelError> {
+        let load = |e: ort::Error<_>| ModelError::ort(model, "load", e);
+        let mut builder = Session::builder(&self.inner.env).map_err(load)?;
+        if cuda {
+            builder = builder
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(|e| ModelError::ort(model, "enable CUDA", ort::Error::<()>::from(e)))?;
+        }
+        if self.inner.options.intra_threads > 0 {
+            builder = builder
+                .with_intra_threads(self.inner.options.intra_threads)
+                .map_err(|e| ModelError::ort(model, "configure", ort::Error::<()>::from(e)))?;
+        }
+        builder
+            .commit_from_file(path)
+            .map_err(|e| ModelError::ort(model, &"load", e))
+    }
+}
+
+/// Looks for the ONNX Runtime shared library in the documented places.
+fn find_library() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        return Some(PathBuf::from(path));
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        dirs.push(exe_dir.join("lib"));
+        dirs.push(exe_dir);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        dirs.extend(cwd.ancestors().map(|d| d.join(".ort")));
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ort"));
+    dirs.iter().find_map(|d| library_in(d))
+}
+
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let plain = dir.join("libonnxruntime.so");
+    if plain.is_file() {
+        return Some(plain);
+    }
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+        })
+}
