@@ -24,6 +24,6 @@ pub use model::{
     Status, Tenant,
 };
 pub use ports::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore, ListFilter, MediaStore,
-    Page, QueueMessage, Receipt,
+    CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore, ListFilter,
+    MediaStore, Page, QueueMessage, Receipt,
 };

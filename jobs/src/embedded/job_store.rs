@@ -1,0 +1,349 @@
+//! The embedded [`JobStore`]: job records in the `jobs` table of a [`SqliteDb`], used by
+//! `soyl serve` (the submitter creates, reads, cancels and lists; the worker claims and finishes).
+//!
+//! Each row holds the whole [`Job`] as JSON (`record`) next to the columns that queries and
+//! conditions need (tenant, status, batch, idempotency key, lease). Every transition reads the
+//! record, decides, and writes record and columns back in one `IMMEDIATE` transaction, with an
+//! `UPDATE ... WHERE status = ? AND lease_holder IS ?` that repeats the check in SQL, so a stale
+//! lease holder or a late duplicate can never overwrite a terminal state.
+
+use super::db::{abort, instant_ms, write_transaction, SqliteDb};
+use crate::{
+    CancelOutcome, ClaimOutcome, CreateOutcome, Error, Job, JobError, JobId, JobStore, Lease,
+    ListFilter, Page, Result, Status, Tenant,
+};
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
+use time::OffsetDateTime;
+
+/// Page size of [`JobStore::list`] when the filter asks for 0.
+const DEFAULT_PAGE: usize = 100;
+/// Largest page of [`JobStore::list`].
+const MAX_PAGE: usize = 1000;
+
+/// Job records in SQLite. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SqliteJobStore {
+    db: SqliteDb,
+}
+
+impl SqliteJobStore {
+    /// The job store of `db` (its table is created when the database is opened).
+    pub fn open(db: &SqliteDb) -> Result<SqliteJobStore> {
+        Ok(SqliteJobStore { db: db.clone() })
+    }
+
+    /// Reads job `id` (only if it belongs to `tenant`, when given), lets `decide` look at it,
+    /// and writes back the job `decide` returns, if any: all in one write transaction. The write
+    /// is conditional on the status and lease holder that were read.
+    async fn transition<T>(
+        &self,
+        operation: &'static str,
+        id: &JobId,
+        tenant: Option<&Tenant>,
+        decide: impl FnOnce(Option<Job>, OffsetDateTime) -> (Option<Job>, T) + Send + 'static,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+    {
+        let id = id.to_string();
+        let tenant = tenant.map(|t| t.as_str().to_owned());
+        self.db
+            .call(operation, move |conn| {
+                let tx = write_transaction(conn)?;
+                let current = tx
+                    .prepare_cached(
+                        "SELECT record FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)",
+                    )?
+                    .query_row(params![id, tenant], |row| row.get::<_, String>(0))
+                    .optional()?
+                    .map(|record| decode(&id, &record))
+                    .transpose()?;
+                let was = current
+                    .as_ref()
+                    .map(|job| (job.status, job.lease.as_ref().map(|l| l.holder.clone())));
+                let (changed, outcome) = decide(current, OffsetDateTime::now_utc());
+                if let (Some(job), Some((status, holder))) = (changed, was) {
+                    write(&tx, &job, status, holder.as_deref())?;
+                }
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await
+    }
+}
+
+/// Writes `job` over its row if the row still has `status` and lease `holder`.
+fn write(
+    tx: &Transaction<'_>,
+    job: &Job,
+    status: Status,
+    holder: Option<&str>,
+) -> rusqlite::Result<()> {
+    let id = job.id.to_string();
+    let changed = tx
+        .prepare_cached(
+            "UPDATE jobs
+             SET status = ?4, lease_holder = ?5, lease_expires_at = ?6, record = ?7
+             WHERE id = ?1 AND status = ?2 AND lease_holder IS ?3",
+        )?
+        .execute(params![
+            id,
+            status.as_str(),
+            holder,
+            job.status.as_str(),
+            job.lease.as_ref().map(|l| l.holder.as_str()),
+            job.lease.as_ref().map(|l| instant_ms(l.expires_at)),
+            encode(job)?,
+        ])?;
+    if changed != 1 {
+        // The transaction holds the write lock since the read: the row cannot have moved.
+        return Err(abort(Error::Backend {
+            backend: "sqlite",
+            operation: "write job",
+            message: format!("job {id} changed between read and write inside one transaction"),
+        }));
+    }
+    Ok(())
+}
+
+fn encode(job: &Job) -> rusqlite::Result<String> {
+    serde_json::to_string(job).map_err(|e| {
+        abort(Error::Backend {
+            backend: "sqlite",
+            operation: "encode job",
+            message: format!("job {}: {e}", job.id),
+        })
+    })
+}
+
+fn decode(id: &str, record: &str) -> rusqlite::Result<Job> {
+    serde_json::from_str(record).map_err(|e| {
+        abort(Error::Corrupt {
+            key: format!("job {id}"),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// True when `job` is running under `holder`'s lease (lapsed or not: only a new claim ends it).
+fn held_by(job: &Job, holder: &str) -> bool {
+    job.status == Status::Running && job.lease.as_ref().is_some_and(|l| l.holder == holder)
+}
+
+/// Ends `job` in terminal `status` now.
+fn finish(job: &mut Job, status: Status, now: OffsetDateTime) {
+    job.status = status;
+    job.finished_at = Some(now);
+    job.lease = None;
+}
+
+#[async_trait]
+impl JobStore for SqliteJobStore {
+    async fn create(&self, job: &Job) -> Result<CreateOutcome> {
+        let record = serde_json::to_string(job).map_err(|e| Error::Backend {
+            backend: "sqlite",
+            operation: "create job",
+            message: format!("encoding job {}: {e}", job.id),
+        })?;
+        let id = job.id.to_string();
+        let tenant = job.tenant.as_str().to_owned();
+        let status = job.status.as_str();
+        let batch_id = job.options.batch_id.clone();
+        let key = job.idempotency_key.clone();
+        let lease_holder = job.lease.as_ref().map(|l| l.holder.clone());
+        let lease_expires_at = job.lease.as_ref().map(|l| instant_ms(l.expires_at));
+        let created_at = instant_ms(job.created_at);
+        self.db
+            .call("create job", move |conn| {
+                let tx = write_transaction(conn)?;
+                if let Some(key) = &key {
+                    let existing = tx
+                        .prepare_cached(
+                            "SELECT id, record FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2",
+                        )?
+                        .query_row(params![tenant, key], |row| {
+                            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                        })
+                        .optional()?;
+                    if let Some((existing_id, record)) = existing {
+                        let job = decode(&existing_id, &record)?;
+                        return Ok(CreateOutcome::Existing(Box::new(job)));
+                    }
+                }
+                tx.prepare_cached(
+                    "INSERT INTO jobs (id, tenant, status, batch_id, idempotency_key,
+                                       lease_holder, lease_expires_at, record, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    id,
+                    tenant,
+                    status,
+                    batch_id,
+                    key,
+                    lease_holder,
+                    lease_expires_at,
+                    record,
+                    created_at
+                ])?;
+                tx.commit()?;
+                Ok(CreateOutcome::Created)
+            })
+            .await
+    }
+
+    async fn get(&self, tenant: &Tenant, id: &JobId) -> Result<Option<Job>> {
+        let id = id.to_string();
+        let tenant = tenant.as_str().to_owned();
+        self.db
+            .call("get job", move |conn| {
+                conn.prepare_cached("SELECT record FROM jobs WHERE id = ?1 AND tenant = ?2")?
+                    .query_row(params![id, tenant], |row| row.get::<_, String>(0))
+                    .optional()?
+                    .map(|record| decode(&id, &record))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn claim(&self, id: &JobId, lease: &Lease) -> Result<ClaimOutcome> {
+        let lease = lease.clone();
+        self.transition("claim job", id, None, move |job, now| {
+            let Some(mut job) = job else {
+                return (None, ClaimOutcome::Missing);
+            };
+            match (job.status, &job.lease) {
+                (status, _) if status.is_terminal() => (None, ClaimOutcome::Terminal(status)),
+                (Status::Running, Some(live)) if live.expires_at > now => {
+                    (None, ClaimOutcome::Busy(live.expires_at))
+                }
+                _ => {
+                    // Queued, or running under a lapsed lease: the caller takes over.
+                    job.status = Status::Running;
+                    job.lease = Some(lease);
+                    job.attempts = job.attempts.saturating_add(1);
+                    job.started_at = Some(now);
+                    (Some(job.clone()), ClaimOutcome::Claimed(Box::new(job)))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn renew(&self, id: &JobId, holder: &str, expires_at: OffsetDateTime) -> Result<bool> {
+        let holder = holder.to_owned();
+        self.transition("renew lease", id, None, move |job, _now| match job {
+            Some(mut job) if held_by(&job, &holder) => {
+                job.lease = Some(Lease { holder, expires_at });
+                (Some(job), true)
+            }
+            _ => (None, false),
+        })
+        .await
+    }
+
+    async fn requeue(&self, id: &JobId, holder: &str) -> Result<bool> {
+        let holder = holder.to_owned();
+        self.transition("requeue job", id, None, move |job, _now| match job {
+            Some(mut job) if held_by(&job, &holder) => {
+                job.status = Status::Queued;
+                job.lease = None;
+                (Some(job), true)
+            }
+            _ => (None, false),
+        })
+        .await
+    }
+
+    async fn complete(&self, id: &JobId, holder: &str, result: &serde_json::Value) -> Result<bool> {
+        let holder = holder.to_owned();
+        let result = result.clone();
+        self.transition("complete job", id, None, move |job, now| match job {
+            Some(mut job) if held_by(&job, &holder) => {
+                job.result = Some(result);
+                finish(&mut job, Status::Succeeded, now);
+                (Some(job), true)
+            }
+            _ => (None, false),
+        })
+        .await
+    }
+
+    async fn fail(&self, id: &JobId, holder: Option<&str>, error: &JobError) -> Result<bool> {
+        let holder = holder.map(str::to_owned);
+        let error = error.clone();
+        self.transition("fail job", id, None, move |job, now| {
+            let allowed = |job: &Job| match &holder {
+                Some(holder) => held_by(job, holder),
+                None => !job.status.is_terminal(),
+            };
+            match job {
+                Some(mut job) if allowed(&job) => {
+                    job.error = Some(error);
+                    finish(&mut job, Status::Failed, now);
+                    (Some(job), true)
+                }
+                _ => (None, false),
+            }
+        })
+        .await
+    }
+
+    async fn cancel(&self, tenant: &Tenant, id: &JobId) -> Result<CancelOutcome> {
+        self.transition("cancel job", id, Some(tenant), move |job, now| match job {
+            None => (None, CancelOutcome::NotFound),
+            Some(job) if job.status.is_terminal() => {
+                (None, CancelOutcome::AlreadyTerminal(job.status))
+            }
+            Some(mut job) => {
+                finish(&mut job, Status::Cancelled, now);
+                (Some(job.clone()), CancelOutcome::Cancelled(Box::new(job)))
+            }
+        })
+        .await
+    }
+
+    async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page> {
+        let limit = match filter.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        // Only the conditions asked for go into the SQL, so that SQLite can pick the index that
+        // matches them ((tenant, status, id) or (tenant, batch_id, id)).
+        let mut sql = String::from("SELECT id, record FROM jobs WHERE tenant = ?");
+        let mut args = vec![Value::Text(tenant.as_str().to_owned())];
+        if let Some(status) = filter.status {
+            sql.push_str(" AND status = ?");
+            args.push(Value::Text(status.as_str().to_owned()));
+        }
+        if let Some(batch_id) = &filter.batch_id {
+            sql.push_str(" AND batch_id = ?");
+            args.push(Value::Text(batch_id.clone()));
+        }
+        if let Some(after) = &filter.after {
+            sql.push_str(" AND id > ?");
+            args.push(Value::Text(after.to_string()));
+        }
+        sql.push_str(" ORDER BY id LIMIT ?");
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let jobs = self
+            .db
+            .call("list jobs", move |conn| {
+                let mut select = conn.prepare_cached(&sql)?;
+                let rows = select.query_map(params_from_iter(args), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?;
+                rows.map(|row| row.and_then(|(id, record)| decode(&id, &record)))
+                    .collect::<rusqlite::Result<Vec<Job>>>()
+            })
+            .await?;
+        let next = if jobs.len() == limit {
+            jobs.last().map(|job| job.id)
+        } else {
+            None
+        };
+        Ok(Page { jobs, next })
+    }
+}

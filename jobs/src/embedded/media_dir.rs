@@ -1,0 +1,159 @@
+//! The embedded [`MediaStore`]: one file per media key under a root directory, used by
+//! `soyl serve` (the submitter stores uploads, the worker reads them).
+//!
+//! A key maps to `root/<key>`; [`MediaKey`] guarantees it cannot leave the root. A put writes a
+//! temporary file next to the target, syncs it, and renames it over the target, so a reader or a
+//! crash never sees a torn file. File work runs on tokio's blocking pool.
+
+use crate::{Error, MediaKey, MediaStore, Result};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const BACKEND: &str = "media-dir";
+
+/// Media files under a root directory. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaDir {
+    root: Arc<Path>,
+}
+
+impl MediaDir {
+    /// The media directory at `root`, created if absent.
+    pub fn open(root: PathBuf) -> Result<MediaDir> {
+        fs::create_dir_all(&root).map_err(|e| Error::Backend {
+            backend: BACKEND,
+            operation: "open",
+            message: format!("creating {}: {e}", root.display()),
+        })?;
+        Ok(MediaDir {
+            root: Arc::from(root),
+        })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &MediaKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+}
+
+/// Runs file work on the blocking pool; a panic resumes in the caller.
+async fn blocking<T: Send + 'static>(
+    operation: &'static str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(join) => Err(Error::Backend {
+            backend: BACKEND,
+            operation,
+            message: format!("blocking task did not finish: {join}"),
+        }),
+    }
+}
+
+fn io_error(operation: &'static str, path: &Path, error: &io::Error) -> Error {
+    Error::Backend {
+        backend: BACKEND,
+        operation,
+        message: format!("{}: {error}", path.display()),
+    }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file in the same directory, renamed into
+/// place, then syncs the directory so that the rename itself survives a crash.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().ok_or_else(|| Error::Backend {
+        backend: BACKEND,
+        operation: "put",
+        message: format!("{} has no parent directory", path.display()),
+    })?;
+    fs::create_dir_all(dir).map_err(|e| io_error("put", dir, &e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Unique per attempt, so concurrent puts of one key never share a temporary file.
+    let temp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+    let written = File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(e) = written {
+        // Best effort: the temporary file may not exist, and the write error is what matters.
+        let _ = fs::remove_file(&temp);
+        return Err(io_error("put", path, &e));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("put", dir, &e))
+}
+
+/// Reads `path` if it is at most `max_bytes`, judging by the open file's size before reading.
+fn read_limited(path: &Path, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {
+    let not_found = || Error::NotFound {
+        what: "media",
+        key: key.to_string(),
+    };
+    // Size and bytes come from one open file: a put renames a new file into place, so the
+    // file read here cannot change size underneath.
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(io_error("get", path, &e)),
+    };
+    let metadata = file.metadata().map_err(|e| io_error("get", path, &e))?;
+    if !metadata.is_file() {
+        return Err(not_found());
+    }
+    let size = metadata.len();
+    if size > max_bytes {
+        return Err(Error::TooLarge {
+            key: key.to_string(),
+            size,
+            limit: max_bytes,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("get", path, &e))?;
+    let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if read > max_bytes {
+        return Err(Error::TooLarge {
+            key: key.to_string(),
+            size: read,
+            limit: max_bytes,
+        });
+    }
+    Ok(Bytes::from(bytes))
+}
+
+#[async_trait]
+impl MediaStore for MediaDir {
+    async fn put(&self, key: &MediaKey, bytes: Bytes, _content_type: Option<&str>) -> Result<()> {
+        let path = self.path_of(key);
+        blocking("put", move || write_atomically(&path, &bytes)).await
+    }
+
+    async fn get(&self, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {
+        let path = self.path_of(key);
+        let key = key.clone();
+        blocking("get", move || read_limited(&path, &key, max_bytes)).await
+    }
+
+    async fn presign_put(&self, _key: &MediaKey, _ttl: Duration) -> Result<Option<String>> {
+        Ok(None)
+    }
+}

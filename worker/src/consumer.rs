@@ -1,0 +1,293 @@
+//! The queue consumer: pollers receive messages while job slots are free; each delivery becomes a
+//! task that claims the job under a lease, keeps the lease (and the message's invisibility) alive
+//! with a heartbeat, runs the analysis, writes the outcome as the lease holder, and only then acks.
+//!
+//! Shutdown (the `shutdown` watch turning true): pollers stop receiving at once; in-flight jobs get
+//! `stop_timeout` to finish; whatever is still running then is abandoned, requeued and released
+//! for immediate redelivery, so nothing stays `running` behind a stopped worker.
+
+use crate::analyze::Analyzer;
+use crate::{Failure, Pipelines};
+use soyl_jobs::{ClaimOutcome, Delivery, JobQueue, JobStore, Lease, MediaStore};
+use soyl_models::CancelToken;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// The storage ports the worker uses.
+#[derive(Clone)]
+pub struct WorkerPorts {
+    /// The job queue.
+    pub queue: Arc<dyn JobQueue>,
+    /// Its dead-letter queue, watched to fail dead-lettered jobs (None: another process does it).
+    pub dead_letters: Option<Arc<dyn JobQueue>>,
+    /// Job records.
+    pub store: Arc<dyn JobStore>,
+    /// Media.
+    pub media: Arc<dyn MediaStore>,
+}
+
+/// Worker settings (filled from the binary's command line).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This process's id, the prefix of its lease holder names.
+    pub worker_id: String,
+    /// Concurrent receive loops.
+    pub pollers: usize,
+    /// Jobs in flight at once (the lanes batch across them).
+    pub max_in_flight: usize,
+    /// Lease length and message invisibility; renewed every third of it.
+    pub lease: Duration,
+    /// Long-poll wait of one receive.
+    pub receive_wait: Duration,
+    /// Largest media object the worker will read.
+    pub max_media_bytes: u64,
+    /// Time in-flight jobs get to finish after shutdown starts.
+    pub stop_timeout: Duration,
+    /// First redelivery delay after a transient failure (doubles per receive, capped at 5 min).
+    pub retry_base: Duration,
+}
+
+struct Shared {
+    ports: WorkerPorts,
+    analyzer: Analyzer,
+    config: WorkerConfig,
+    /// Turns true when in-flight work must be abandoned (stop timeout passed).
+    hard_stop: watch::Receiver<bool>,
+}
+
+/// Runs the worker until `shutdown` turns true and in-flight work is finished or released.
+pub async fn run(
+    ports: WorkerPorts,
+    pipelines: Arc<Pipelines>,
+    config: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (hard_tx, hard_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        analyzer: Analyzer::new(pipelines, ports.media.clone(), config.max_media_bytes),
+        ports,
+        config,
+        hard_stop: hard_rx,
+    });
+    let slots = Arc::new(Semaphore::new(shared.config.max_in_flight.max(1)));
+    let mut pollers = JoinSet::new();
+    for _ in 0..shared.config.pollers.max(1) {
+        pollers.spawn(poll(shared.clone(), slots.clone(), shutdown.clone()));
+    }
+    let reaper = shared
+        .ports
+        .dead_letters
+        .clone()
+        .map(|dlq| tokio::spawn(crate::dead_letters::watch(dlq, shared.ports.store.clone(), shutdown.clone())));
+    let _ = shutdown.wait_for(|stop| *stop).await;
+    tracing::info!("worker draining: receiving stopped, finishing in-flight jobs");
+    let mut in_flight = JoinSet::new();
+    while let Some(res) = pollers.join_next().await {
+        if let Ok(mut tasks) = res {
+            while let Some(t) = tasks.try_join_next() {
+                let _ = t;
+            }
+            in_flight.spawn(async move { while tasks.join_next().await.is_some() {} });
+        }
+    }
+    let drained = tokio::time::timeout(shared.config.stop_timeout, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("stop timeout reached: releasing unfinished jobs for redelivery");
+        let _ = hard_tx.send(true);
+        while in_flight.join_next().await.is_some() {}
+    }
+    if let Some(reaper) = reaper {
+        let _ = reaper.await;
+    }
+    tracing::info!("worker stopped");
+}
+
+/// One receive loop. It owns the tasks of the jobs it received, and returns them on shutdown so
+/// the caller can wait for them under the stop timeout.
+async fn poll(shared: Arc<Shared>, slots: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("semaphore never closed; this is a bug"),
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        let mut permits = vec![first];
+        while permits.len() < 10 {
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        let received = tokio::select! {
+            r = shared.ports.queue.receive(permits.len(), shared.config.receive_wait) => r,
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        match received {
+            Ok(deliveries) => {
+                for (delivery, permit) in deliveries.into_iter().zip(permits.drain(..)) {
+                    let shared = shared.clone();
+                    tasks.spawn(async move {
+                        handle(&shared, delivery).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "receive failed; backing off");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+            }
+        }
+    }
+    tasks
+}
+
+/// Drives one delivery to an ack, a release, or (lease lost) nothing.
+async fn handle(shared: &Shared, delivery: Delivery) {
+    let ports = &shared.ports;
+    let id = delivery.message.job_id;
+    let holder = format!("{}/{}", shared.config.worker_id, uuid::Uuid::now_v7().simple());
+    let lease = Lease {
+        holder: holder.clone(),
+        expires_at: OffsetDateTime::now_utc() + shared.config.lease,
+    };
+    let job = match ports.store.claim(&id, &lease).await {
+        Ok(ClaimOutcome::Claimed(job)) => job,
+        Ok(ClaimOutcome::Terminal(status)) => {
+            tracing::debug!(job_id = %id, status = status.as_str(), "duplicate delivery of a finished job");
+            ack(shared, &delivery).await;
+            return;
+        }
+        Ok(ClaimOutcome::Missing) => {
+            tracing::warn!(job_id = %id, "message for a job with no record; dropping it");
+            ack(shared, &delivery).await;
+            return;
+        }
+        Ok(ClaimOutcome::Busy(until)) => {
+            let wait = (until - OffsetDateTime::now_utc()).unsigned_abs() + Duration::from_millis(100);
+            release(shared, &delivery, wait).await;
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(job_id = %id, error = %e, "claim failed");
+            release(shared, &delivery, backoff(shared, &delivery)).await;
+            return;
+        }
+    };
+    tracing::info!(job_id = %id, attempt = job.attempts, receive_count = delivery.receive_count, "job claimed");
+
+    let cancel = CancelToken::new();
+    let heartbeat = tokio::spawn(heartbeat(
+        ports.clone(),
+        delivery.clone(),
+        holder.clone(),
+        shared.config.lease,
+        cancel.clone(),
+    ));
+    let mut hard_stop = shared.hard_stop.clone();
+    let outcome = tokio::select! {
+        r = shared.analyzer.analyze(&job, &cancel) => r,
+        _ = hard_stop.wait_for(|s| *s) => { cancel.cancel(); Err(Failure::Abandoned) }
+    };
+    heartbeat.abort();
+
+    match outcome {
+        Ok(result) => match ports.store.complete(&id, &holder, &result).await {
+            Ok(true) => {
+                tracing::info!(job_id = %id, "job succeeded");
+                ack(shared, &delivery).await;
+            }
+            Ok(false) => tracing::warn!(job_id = %id, "result refused: lease lost or job cancelled"),
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "could not store result; will retry");
+                requeue_and_release(shared, &delivery, &holder).await;
+            }
+        },
+        Err(Failure::Permanent(error)) => match ports.store.fail(&id, Some(&holder), &error).await {
+            Ok(true) => {
+                tracing::info!(job_id = %id, code = %error.code, "job failed");
+                ack(shared, &delivery).await;
+            }
+            Ok(false) => tracing::warn!(job_id = %id, "failure refused: lease lost or job cancelled"),
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "could not store failure; will retry");
+                requeue_and_release(shared, &delivery, &holder).await;
+            }
+        },
+        Err(Failure::Transient(reason)) => {
+            tracing::warn!(job_id = %id, %reason, "transient failure; releasing for redelivery");
+            requeue_and_release(shared, &delivery, &holder).await;
+        }
+        Err(Failure::Abandoned) => abandoned(shared, &delivery, &holder).await,
+    }
+}
+
+/// After abandoned work: if we still hold the job (draining), hand it back at once; if the job
+/// ended (cancelled), the message is done; if someone else holds it, leave the message to them.
+async fn abandoned(shared: &Shared, delivery: &Delivery, holder: &str) {
+    let id = delivery.message.job_id;
+    if let Ok(true) = shared.ports.store.requeue(&id, holder).await {
+        release(shared, delivery, Duration::ZERO).await;
+        return;
+    }
+    match shared.ports.store.get(&delivery.message.tenant, &id).await {
+        Ok(Some(job)) if job.status.is_terminal() => ack(shared, delivery).await,
+        _ => tracing::info!(job_id = %id, "abandoned work left to the current lease holder"),
+    }
+}
+
+async fn requeue_and_release(shared: &Shared, delivery: &Delivery, holder: &str) {
+    if let Err(e) = shared.ports.store.requeue(&delivery.message.job_id, holder).await {
+        tracing::warn!(job_id = %delivery.message.job_id, error = %e, "requeue failed; the lease will lapse");
+    }
+    release(shared, delivery, backoff(shared, delivery)).await;
+}
+
+fn backoff(shared: &Shared, delivery: &Delivery) -> Duration {
+    let exp = delivery.receive_count.saturating_sub(1).min(16);
+    (shared.config.retry_base * 2u32.pow(exp)).min(Duration::from_secs(300))
+}
+
+async fn ack(shared: &Shared, delivery: &Delivery) {
+    if let Err(e) = shared.ports.queue.ack(&delivery.receipt).await {
+        tracing::warn!(job_id = %delivery.message.job_id, error = %e, "ack failed; the message will be redelivered and found finished");
+    }
+}
+
+async fn release(shared: &Shared, delivery: &Delivery, delay: Duration) {
+    if let Err(e) = shared.ports.queue.release(&delivery.receipt, delay).await {
+        tracing::warn!(job_id = %delivery.message.job_id, error = %e, "release failed; the message returns after its visibility timeout");
+    }
+}
+
+/// Renews the lease and the message's invisibility every third of the lease. Stops the work
+/// (cancels its token) when the store says the lease is gone: job cancelled or taken over.
+async fn heartbeat(ports: WorkerPorts, delivery: Delivery, holder: String, lease: Duration, cancel: CancelToken) {
+    let id = delivery.message.job_id;
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match ports.store.renew(&id, &holder, OffsetDateTime::now_utc() + lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(job_id = %id, "lease gone (cancelled or taken over); abandoning work");
+                cancel.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(job_id = %id, error = %e, "lease renewal failed"),
+        }
+        if let Err(e) = ports.queue.extend(&delivery.receipt, lease).await {
+            tracing::warn!(job_id = %id, error = %e, "visibility extension failed");
+        }
+    }
+}

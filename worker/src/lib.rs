@@ -1,0 +1,18 @@
+//! The soyl worker: pulls job messages from the queue, claims each job under a lease, runs its
+//! inputs through the model lanes (batched across every job in flight), writes the result as the
+//! lease holder, and only then acks the message.
+//!
+//! - [`pipelines`]: the model pipelines this process runs, started once.
+//! - [`analyze`]: one claimed job -> result JSON, or a classified failure.
+//! - [`consumer`]: pollers, per-job tasks, heartbeats, drain on shutdown.
+//! - [`dead_letters`]: marks jobs whose messages were dead-lettered as failed.
+
+pub mod analyze;
+pub mod consumer;
+pub mod dead_letters;
+mod failure;
+pub mod pipelines;
+
+pub use consumer::{run, WorkerConfig, WorkerPorts};
+pub use failure::Failure;
+pub use pipelines::{PipelineConfig, Pipelines};
