@@ -7,8 +7,8 @@ use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 
-/// A box in original image pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// A box in original image pixels (serialised rounded to 0.1 px).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoundingBox {
     /// Left edge.
     pub x: f32,
@@ -18,6 +18,19 @@ pub struct BoundingBox {
     pub w: f32,
     /// Height.
     pub h: f32,
+}
+
+impl Serialize for BoundingBox {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let tenth = |v: f32| (f64::from(v) * 10.0).round() / 10.0;
+        let mut st = s.serialize_struct("BoundingBox", 4)?;
+        st.serialize_field("x", &tenth(self.x))?;
+        st.serialize_field("y", &tenth(self.y))?;
+        st.serialize_field("w", &tenth(self.w))?;
+        st.serialize_field("h", &tenth(self.h))?;
+        st.end()
+    }
 }
 
 impl BoundingBox {

@@ -202,7 +202,7 @@ impl FacePipeline {
             let answer = answer.map_err(unshare)?;
             emotion_batches.push(answer.batch_size);
             faces.push(Face {
-                bbox: rounded(d.bbox),
+                bbox: d.bbox,
                 detection: round4(f64::from(d.score)),
                 reading: read_scores(&self.emotion_manifest, &answer.output[0]),
             });

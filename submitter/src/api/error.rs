@@ -1,0 +1,92 @@
+//! The API's one error shape, `{"error": {"code", "message"}}`, and the one place where failures
+//! become HTTP statuses.
+
+use crate::intake::IntakeError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code.
+    pub code: &'static str,
+    /// For a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Builds an error answer.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 for a job that does not exist or belongs to another tenant (indistinguishable).
+    pub fn job_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such job")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<soyl_jobs::Error> for ApiError {
+    fn from(e: soyl_jobs::Error) -> Self {
+        use soyl_jobs::Error as E;
+        match e {
+            E::Invalid { .. } => ApiError::bad_request("invalid_request", e.to_string()),
+            E::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::Transient { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "backend_unavailable",
+                e.to_string(),
+            ),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Store(inner) => inner.into(),
+            IntakeError::Enqueue(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "enqueue_failed",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<axum::extract::multipart::MultipartError> for ApiError {
+    fn from(e: axum::extract::multipart::MultipartError) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                e.body_text(),
+            )
+        } else {
+            ApiError::bad_request("invalid_multipart", e.body_text())
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Reading a `multipart/form-data` job submission: `file` parts (one or more; any part with a
+//! file name counts as a file), `text` parts (inline text inputs), and at most one `options` part
+//! holding the job options as JSON.
+
+use super::error::ApiError;
+use crate::intake::Upload;
+use axum::extract::Multipart;
+use axum::http::StatusCode;
+use soyl_jobs::JobOptions;
+
+/// The parts of a submission.
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// Files, in order.
+    pub files: Vec<Upload>,
+    /// Texts, in order.
+    pub texts: Vec<String>,
+    /// Options, if sent.
+    pub options: Option<JobOptions>,
+}
+
+/// Reads every part, enforcing `max_inputs`.
+pub async fn read(mut multipart: Multipart, max_inputs: usize) -> Result<Parts, ApiError> {
+    let mut parts = Parts::default();
+    while let Some(field) = multipart.next_field().await? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let filename = field.file_name().map(str::to_owned);
+        match (name.as_str(), filename) {
+            ("options", None) => {
+                if parts.options.is_some() {
+                    return Err(ApiError::bad_request(
+                        "invalid_options",
+                        "more than one options part",
+                    ));
+                }
+                let bytes = field.bytes().await?;
+                let options = serde_json::from_slice::<JobOptions>(&bytes).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_options",
+                        format!("options: {e}"),
+                    )
+                })?;
+                parts.options = Some(options);
+            }
+            ("text", None) => parts.texts.push(field.text().await?),
+            (_, filename @ Some(_)) | ("file", filename @ None) => {
+                let bytes = field.bytes().await?;
+                parts.files.push(Upload { bytes, filename });
+            }
+            (other, None) => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!("unknown form field {other:?}: use file, text or options"),
+                ))
+            }
+        }
+        if parts.files.len() + parts.texts.len() > max_inputs {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_inputs",
+                format!("a job holds at most {max_inputs} inputs"),
+            ));
+        }
+    }
+    Ok(parts)
+}

@@ -1,0 +1,119 @@
+//! Intake: a validated submission becomes stored media, a job record and a queue message, in
+//! that order, so that a message never names a job without a record, and a record never waits for
+//! media that is not there. If the enqueue fails after the record exists, the record is marked
+//! `failed` (`enqueue_failed`) so it never sits `queued` forever. Used by the HTTP handlers.
+
+use crate::sniff;
+use bytes::Bytes;
+use soyl_jobs::{
+    CreateOutcome, Input, InputKind, Job, JobError, JobOptions, JobQueue, JobStore, MediaKey,
+    MediaStore, QueueMessage, Tenant,
+};
+use std::sync::Arc;
+
+/// One uploaded file.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// Its bytes.
+    pub bytes: Bytes,
+    /// The client's file name (recorded, never used as a path).
+    pub filename: Option<String>,
+}
+
+/// A job as the client asked for it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Owner.
+    pub tenant: Tenant,
+    /// Files, in order (their inputs come first).
+    pub files: Vec<Upload>,
+    /// Inline texts, after the files.
+    pub texts: Vec<String>,
+    /// Options.
+    pub options: JobOptions,
+    /// Client's idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+/// Why intake refused or could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// A storage port failed.
+    #[error(transparent)]
+    Store(#[from] soyl_jobs::Error),
+    /// The record was written but the message could not be queued; the job was marked failed.
+    #[error("the job could not be queued: {0}")]
+    Enqueue(soyl_jobs::Error),
+}
+
+/// The intake service.
+#[derive(Clone)]
+pub struct Intake {
+    queue: Arc<dyn JobQueue>,
+    store: Arc<dyn JobStore>,
+    media: Arc<dyn MediaStore>,
+}
+
+impl Intake {
+    /// Intake over these ports.
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        store: Arc<dyn JobStore>,
+        media: Arc<dyn MediaStore>,
+    ) -> Self {
+        Intake {
+            queue,
+            store,
+            media,
+        }
+    }
+
+    /// Stores, records and enqueues a job. Returns the job and whether it is new (false: the
+    /// idempotency key named an existing job, which is returned instead).
+    pub async fn submit(&self, submission: Submission) -> Result<(Job, bool), IntakeError> {
+        let mut job = Job::new(submission.tenant.clone(), Vec::new(), submission.options);
+        job.idempotency_key = submission.idempotency_key;
+        for (index, upload) in submission.files.into_iter().enumerate() {
+            let key = MediaKey::for_input(job.tenant.as_str(), &job.id, index);
+            let kind = sniff::kind_of(&upload.bytes);
+            let size = upload.bytes.len() as u64;
+            self.media.put(&key, upload.bytes, None).await?;
+            job.inputs.push(Input {
+                kind,
+                media_key: Some(key),
+                text: None,
+                filename: upload.filename,
+                size,
+            });
+        }
+        for text in submission.texts {
+            job.inputs.push(Input {
+                kind: InputKind::Text,
+                media_key: None,
+                size: text.len() as u64,
+                text: Some(text),
+                filename: None,
+            });
+        }
+        if let CreateOutcome::Existing(existing) = self.store.create(&job).await? {
+            return Ok((*existing, false));
+        }
+        let message = QueueMessage {
+            job_id: job.id,
+            tenant: job.tenant.clone(),
+            priority: job.options.priority,
+        };
+        if let Err(e) = self.queue.send(&message).await {
+            let error = JobError::new(
+                "enqueue_failed",
+                format!("the job could not be queued: {e}"),
+            );
+            if let Err(mark) = self.store.fail(&job.id, None, &error).await {
+                tracing::error!(job_id = %job.id, error = %mark, "enqueue failed and the record could not be marked failed");
+            }
+            return Err(IntakeError::Enqueue(e));
+        }
+        tracing::info!(job_id = %job.id, tenant = %job.tenant, inputs = job.inputs.len(), "job accepted");
+        Ok((job, true))
+    }
+}

@@ -1,0 +1,25 @@
+//! The `soyl` binary: parses the command line, sets up logging, and dispatches.
+
+use clap::Parser;
+use soyl_submitter::config::{Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter =
+        EnvFilter::try_from_env("SOYL_LOG").unwrap_or_else(|_| EnvFilter::new("info,ort=error"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
+    match cli.command {
+        Command::Serve(args) => soyl_submitter::serve::run(args).await,
+        Command::Submit(args) => soyl_submitter::client::submit(args).await,
+        Command::Status(args) => soyl_submitter::client::status(args).await,
+        Command::Wait(args) => soyl_submitter::client::wait(args).await,
+    }
+}

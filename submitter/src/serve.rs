@@ -1,0 +1,181 @@
+//! `soyl serve`: the HTTP API and a worker in one process, on the embedded backends (one SQLite
+//! file for queue and jobs, a media directory). SIGINT/SIGTERM stop the listener and drain the
+//! worker (in-flight jobs finish within the stop timeout or are released for redelivery).
+
+use crate::api::{self, AppState, ReadyInfo};
+use crate::config::{InferenceArgs, ServeArgs};
+use crate::intake::Intake;
+use anyhow::Context;
+use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
+use soyl_jobs::{JobQueue, JobStore, MediaStore};
+use soyl_models::face::BatchOverrides;
+use soyl_models::image_input::ImageLimits;
+use soyl_models::runtime::RuntimeOptions;
+use soyl_models::{Repository, Runtime};
+use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let db = SqliteDb::open(&args.data_dir.join("soyl.db"))?;
+    let queue_config = QueueConfig {
+        visibility_timeout: Duration::from_secs(args.worker.visibility_timeout_s),
+        max_receives: args.worker.max_receives,
+    };
+    let queue = SqliteQueue::open(&db, "jobs", queue_config)?;
+    let dead_letters: Arc<dyn JobQueue> = Arc::new(queue.dead_letter_queue());
+    let queue: Arc<dyn JobQueue> = Arc::new(queue);
+    let store: Arc<dyn JobStore> = Arc::new(SqliteJobStore::open(&db)?);
+    let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(args.data_dir.join("media"))?);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (worker, ready) = if args.worker.no_worker {
+        let ready = ReadyInfo {
+            models: Default::default(),
+            device: "none".into(),
+            worker: false,
+        };
+        (None, ready)
+    } else {
+        let pipelines = Arc::new(start_pipelines(&args.inference)?);
+        let ready = ReadyInfo {
+            models: pipelines.models(),
+            device: format!("{:?}", pipelines.device()).to_lowercase(),
+            worker: true,
+        };
+        let ports = WorkerPorts {
+            queue: queue.clone(),
+            dead_letters: Some(dead_letters),
+            store: store.clone(),
+            media: media.clone(),
+        };
+        let config = worker_config(&args);
+        (
+            Some(tokio::spawn(soyl_worker::run(
+                ports,
+                pipelines,
+                config,
+                shutdown_rx.clone(),
+            ))),
+            ready,
+        )
+    };
+
+    let state = AppState {
+        intake: Intake::new(queue.clone(), store.clone(), media),
+        store,
+        queue,
+        limits: args.limits.clone(),
+        ready: ready.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, device = %ready.device, models = ?ready.models, seconds = started.elapsed().as_secs_f64(), "ready");
+    // The one line scripts and tests read to find the server.
+    println!("soyl listening on http://{addr}");
+
+    let mut stop = shutdown_rx.clone();
+    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    });
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received");
+        let _ = shutdown_tx.send(true);
+    });
+    server.await.context("HTTP server")?;
+    if let Some(worker) = worker {
+        worker.await.context("worker task")?;
+    }
+    signals.abort();
+    Ok(())
+}
+
+fn start_pipelines(args: &InferenceArgs) -> anyhow::Result<Pipelines> {
+    let runtime = Runtime::init(RuntimeOptions {
+        device: args.device,
+        intra_threads: args.intra_threads,
+    })?;
+    let models = resolve_models_dir(&args.models);
+    let repo = Repository::load(&models)?;
+    let config = PipelineConfig {
+        batching: BatchOverrides {
+            max_batch: args.max_batch,
+            max_delay: args.max_delay_ms.map(Duration::from_millis),
+        },
+        image_limits: ImageLimits {
+            max_side: args.max_image_side,
+            max_pixels: args.max_image_pixels,
+        },
+    };
+    let pipelines = Pipelines::start(&runtime, &repo, &config)?;
+    if pipelines.models().is_empty() {
+        tracing::warn!(models = %models.display(), "no models found: every job will fail with modality_unavailable");
+    }
+    Ok(pipelines)
+}
+
+/// The model repository path; the default relative path also works from outside the checkout
+/// for a binary built from it.
+fn resolve_models_dir(path: &std::path::Path) -> PathBuf {
+    if path.is_relative() && !path.exists() {
+        let fallback = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path);
+        if fallback.exists() {
+            return fallback;
+        }
+    }
+    path.to_path_buf()
+}
+
+fn worker_config(args: &ServeArgs) -> WorkerConfig {
+    let w = &args.worker;
+    WorkerConfig {
+        worker_id: format!("{}-{}", hostname(), std::process::id()),
+        pollers: w.pollers,
+        max_in_flight: w.max_in_flight,
+        lease: Duration::from_secs(w.visibility_timeout_s.max(1)),
+        receive_wait: Duration::from_secs(1),
+        max_media_bytes: args.limits.max_upload_bytes as u64,
+        stop_timeout: Duration::from_secs(w.stop_timeout_s),
+        retry_base: Duration::from_millis(w.retry_base_ms),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "soyl".into())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
