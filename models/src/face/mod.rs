@@ -217,16 +217,6 @@ impl FacePipeline {
     }
 }
 
-fn rounded(b: BoundingBox) -> BoundingBox {
-    let r = |v: f32| (v * 10.0).round() / 10.0;
-    BoundingBox {
-        x: r(b.x),
-        y: r(b.y),
-        w: r(b.w),
-        h: r(b.h),
-    }
-}
-
 /// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder bug on hostile input)
 /// becomes an input error instead of taking the worker down.
 pub(crate) async fn blocking<T: Send + 'static>(

@@ -1,0 +1,46 @@
+//! Dynamic batching is real and visible: 64 jobs waiting at once are served in far fewer
+//! expression-model runs than 64, and each job's record says the batch size its faces ran in.
+
+use futures::future::join_all;
+use soyl_tests::{face_photo, temp_dir, Server};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_waiting_jobs_run_in_far_fewer_than_64_batches() {
+    let dir = temp_dir();
+    // Accept the 64 jobs with no worker running, so they are all waiting when the worker starts.
+    let api_only = Server::start(dir.path(), &["--no-worker"]);
+    let client = api_only.client();
+    let photos = ["happy.jpg", "sad.jpg", "angry.jpg", "surprise.jpg"];
+    let ids: Vec<String> = join_all((0..64).map(|i| {
+        let client = client.clone();
+        let name = photos[i % photos.len()];
+        async move { client.submit_ok(name, face_photo(name)).await }
+    }))
+    .await;
+    drop(api_only);
+
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    let mut runs = 0.0;
+    let mut largest = 0;
+    for id in &ids {
+        let job = client.wait(id, Duration::from_secs(120)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let sizes = job["result"]["stats"]["batch_sizes"]["face-emotion"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no batch sizes in {job}"));
+        assert_eq!(sizes.len(), 1, "one face per photo: {job}");
+        let size = sizes[0].as_u64().expect("batch size");
+        largest = largest.max(size);
+        // Each run of size b is reported by its b items, so summing 1/b counts runs exactly.
+        runs += 1.0 / size as f64;
+    }
+    let runs = runs.round() as u64;
+    println!("64 jobs ran in {runs} face-emotion batches (largest {largest})");
+    assert!(
+        runs <= 16,
+        "64 jobs took {runs} expression-model runs: batching is not working"
+    );
+    assert!(largest >= 8, "largest batch was {largest}");
+}
