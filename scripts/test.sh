@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test suite: installs what the tests need (ONNX Runtime), builds the `soyl` binary the
+# end-to-end tests start, and runs every test of the workspace (unit, adapter, end to end) with
+# the real models and media from ../shared.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -p soyl-jobs    # extra arguments go to cargo test
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/soyl-target}
+scripts/setup-ort.sh
+cargo build --release -p soyl-submitter --bin soyl
+if [ $# -gt 0 ]; then
+  cargo test --release "$@"
+else
+  cargo test --release --workspace
+fi
