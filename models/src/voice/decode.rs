@@ -202,11 +202,23 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
             ));
         }
     }
+    if let Some(edit) = super::mp4_edit::audio_edit(bytes) {
+        apply_edit(&mut samples, edit, rate);
+    }
     Ok(Decoded {
         samples,
         sample_rate: rate,
         channels,
     })
+}
+
+/// Drops encoder priming and padding as an MP4 edit list says.
+fn apply_edit(samples: &mut Vec<f32>, edit: super::mp4_edit::Edit, rate: u32) {
+    let to_samples = |s: f64| (s * f64::from(rate)).round().max(0.0) as usize;
+    samples.drain(..to_samples(edit.skip_s).min(samples.len()));
+    if edit.keep_s > 0.0 {
+        samples.truncate(to_samples(edit.keep_s));
+    }
 }
 
 fn check_channels(channels: u32, limits: &AudioLimits) -> Result<(), InputError> {

@@ -9,6 +9,7 @@
 
 pub mod arousal;
 pub mod decode;
+mod mp4_edit;
 mod pitch;
 pub mod prosody;
 pub mod resample;

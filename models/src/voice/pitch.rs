@@ -6,8 +6,10 @@
 pub const MIN_F0_HZ: f32 = 60.0;
 /// Highest F0 searched, in Hz (above children's and raised voices).
 pub const MAX_F0_HZ: f32 = 500.0;
-/// A frame is voiced when the normalised difference dips below this (YIN's usual 0.1-0.2).
-const THRESHOLD: f32 = 0.15;
+/// A frame is voiced when the normalised difference dips below this. YIN's paper uses 0.1 on
+/// clean speech; real recordings (breathy voices, reverberation, the coarse decimation in
+/// [`super::prosody`]) need more, and white noise stays far above it (about 0.9).
+const THRESHOLD: f32 = 0.3;
 
 /// Samples a frame must have at `rate` for [`yin`]: the integration window plus the longest lag.
 pub fn frame_len(rate: f32) -> usize {
