@@ -32,6 +32,8 @@ sox "$tmp/calm.wav" -r 16000 -c 1 -b 16 "$out/calm.flac"
 # Bad inputs, each refused with its own error code.
 : > "$out/empty.wav"
 head -c 4096 /dev/urandom > "$out/random.bin"
+# A codec soyl does not decode (ALAC in M4A), 0.3 s of tone.
+ffmpeg -v error -y -f lavfi -i sine=frequency=220:duration=0.3:sample_rate=8000 -c:a alac "$out/alac.m4a"
 # The first third of the MP3: its Xing header still declares the whole length.
 size=$(stat -c %s "$out/speech.mp3")
 head -c $((size / 3)) "$out/speech.mp3" > "$out/truncated.mp3"

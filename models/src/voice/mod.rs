@@ -176,7 +176,14 @@ impl VoicePipeline {
         let mut segments = Vec::with_capacity(answers.len());
         let mut batch_sizes = Vec::with_capacity(answers.len());
         for ((w, prosody), answer) in prepared.kept.into_iter().zip(answers) {
-            let answer = answer.map_err(unshare)?;
+            // The lane drops the items of a cancelled job without answering them.
+            let answer = answer.map_err(|e| {
+                if cancel.is_cancelled() {
+                    ModelError::Abandoned
+                } else {
+                    unshare(e)
+                }
+            })?;
             batch_sizes.push(answer.batch_size);
             segments.push(Segment {
                 start: round3(w.start as f64 / rate),
