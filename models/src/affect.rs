@@ -60,6 +60,38 @@ pub fn read_scores(manifest: &Manifest, raw: &[f32]) -> Reading {
     }
 }
 
+/// The mean of several readings of the same model (e.g. the segments of one utterance): mean
+/// probabilities, their top label, mean valence and arousal. `None` for no readings.
+pub fn mean_reading<'a>(readings: impl IntoIterator<Item = &'a Reading>) -> Option<Reading> {
+    let mut emotions: BTreeMap<String, f64> = BTreeMap::new();
+    let (mut valence, mut arousal, mut n) = (0.0f64, 0.0f64, 0usize);
+    for r in readings {
+        for (label, p) in &r.emotions {
+            *emotions.entry(label.clone()).or_default() += p;
+        }
+        valence += r.valence;
+        arousal += r.arousal;
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    let n = n as f64;
+    let mut top = (f64::NEG_INFINITY, String::new());
+    for (label, p) in emotions.iter_mut() {
+        *p = round4(*p / n);
+        if *p > top.0 {
+            top = (*p, label.clone());
+        }
+    }
+    Some(Reading {
+        emotions,
+        top: top.1,
+        valence: round4(valence / n),
+        arousal: round4(arousal / n),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +101,25 @@ mod tests {
         let p = softmax(&[1.0, 3.0, -2.0]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(p[1] > p[0] && p[0] > p[2]);
+    }
+
+    #[test]
+    fn mean_reading_averages_and_picks_the_new_top() {
+        let reading = |a: f64, b: f64, v: f64| Reading {
+            emotions: [("a".to_owned(), a), ("b".to_owned(), b)].into(),
+            top: String::new(),
+            valence: v,
+            arousal: 0.0,
+        };
+        let mean = mean_reading(&[
+            reading(0.9, 0.1, 1.0),
+            reading(0.2, 0.8, 0.0),
+            reading(0.2, 0.8, 0.0),
+        ])
+        .expect("three readings");
+        assert_eq!(mean.top, "b");
+        assert!((mean.emotions["a"] - 0.4333).abs() < 1e-4 && (mean.valence - 0.3333).abs() < 1e-4);
+        assert!(mean_reading(&[]).is_none());
     }
 
     #[test]

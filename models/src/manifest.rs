@@ -71,6 +71,41 @@ pub struct ImagePreprocess {
     pub std: f32,
 }
 
+/// How audio samples are scaled before the model sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Raw samples in -1..1 (models trained on recording levels).
+    #[default]
+    None,
+    /// Zero mean, unit variance over the window's real samples, padding left at 0 (the Hugging
+    /// Face `Wav2Vec2FeatureExtractor` convention).
+    Zscore,
+}
+
+/// Audio preprocessing: mono at `sample_rate`, cut into windows of `window_s` seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioPreprocess {
+    /// Sample rate the model expects, in Hz; input is resampled to it.
+    pub sample_rate: u32,
+    /// Window length in seconds; `window_s * sample_rate` must equal the input's time dimension.
+    pub window_s: f32,
+    /// Sample scaling.
+    #[serde(default)]
+    pub normalize: Normalize,
+    /// Name of an `i64` `[N, T]` input that marks real samples 1 and padding 0, if the model has one.
+    #[serde(default)]
+    pub attention_mask: Option<String>,
+}
+
+impl AudioPreprocess {
+    /// Samples per window.
+    pub fn window_samples(&self) -> usize {
+        (f64::from(self.window_s) * f64::from(self.sample_rate)).round() as usize
+    }
+}
+
 /// How raw outputs become probabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -141,6 +176,9 @@ pub struct Manifest {
     /// Image preprocessing, for image models.
     #[serde(default)]
     pub image: Option<ImagePreprocess>,
+    /// Audio preprocessing, for voice models.
+    #[serde(default)]
+    pub audio: Option<AudioPreprocess>,
     /// Detector postprocessing, for detectors.
     #[serde(default)]
     pub detector: Option<DetectorSettings>,
@@ -191,6 +229,32 @@ impl Manifest {
             .expect("image section checked at load; this is a bug")
     }
 
+    /// The audio section, which voice tasks must have.
+    pub fn audio(&self) -> &AudioPreprocess {
+        self.audio
+            .as_ref()
+            .expect("audio section checked at load; this is a bug")
+    }
+
+    /// The name of the attention-mask input, if the model takes one.
+    pub fn mask_input(&self) -> Option<&str> {
+        self.audio.as_ref()?.attention_mask.as_deref()
+    }
+
+    /// The input that carries the data: the first one that is not the attention mask.
+    pub fn main_input(&self) -> &TensorSpec {
+        self.inputs
+            .iter()
+            .find(|i| Some(i.name.as_str()) != self.mask_input())
+            .expect("a data input checked at load; this is a bug")
+    }
+
+    /// Position of the classifier's scores among the outputs.
+    pub fn scores_index(&self) -> Option<usize> {
+        let name = &self.classifier.as_ref()?.scores_output;
+        self.outputs.iter().position(|o| &o.name == name)
+    }
+
     /// `[valence, arousal]` for a label, if the manifest maps it.
     pub fn affect_of(&self, label: &str) -> Option<[f32; 2]> {
         self.affect.get(label).copied()
@@ -213,8 +277,14 @@ impl Manifest {
         if needs_image && self.image.is_none() {
             return Err(format!("task {:?} needs an [image] section", self.task));
         }
+        if self.task == Task::VoiceEmotion {
+            self.check_audio()?;
+        }
         if self.task == Task::FaceDetection && self.detector.is_none() {
             return Err("task face-detection needs a [detector] section".into());
+        }
+        if self.classifier.is_some() && self.scores_index().is_none() {
+            return Err("classifier.scores_output is not listed in outputs".into());
         }
         if let Some(c) = &self.classifier {
             if let Some(missing) = c.labels.iter().find(|l| !self.affect.contains_key(*l)) {
@@ -222,6 +292,50 @@ impl Manifest {
             }
         } else if self.task != Task::FaceDetection {
             return Err(format!("task {:?} needs a [classifier] section", self.task));
+        }
+        Ok(())
+    }
+
+    fn check_audio(&self) -> Result<(), String> {
+        let Some(audio) = &self.audio else {
+            return Err("task voice-emotion needs an [audio] section".into());
+        };
+        if !(1_000..=384_000).contains(&audio.sample_rate) {
+            return Err(format!(
+                "audio.sample_rate {} is out of range",
+                audio.sample_rate
+            ));
+        }
+        if !(audio.window_s > 0.0 && audio.window_s <= 60.0) {
+            return Err(format!(
+                "audio.window_s {} must be in (0, 60]",
+                audio.window_s
+            ));
+        }
+        let samples = audio.window_samples() as i64;
+        let mask = audio.attention_mask.as_deref();
+        let data: Vec<&TensorSpec> = self
+            .inputs
+            .iter()
+            .filter(|i| Some(i.name.as_str()) != mask)
+            .collect();
+        if data.len() != 1 {
+            return Err("a voice model needs exactly one data input besides the mask".into());
+        }
+        for input in self.inputs.iter() {
+            if input.shape.len() != 2 || input.shape[1] != samples {
+                return Err(format!(
+                    "input {} must have shape [-1, {samples}] (window_s * sample_rate)",
+                    input.name
+                ));
+            }
+        }
+        if let Some(mask) = mask {
+            if !self.inputs.iter().any(|i| i.name == mask) {
+                return Err(format!(
+                    "audio.attention_mask {mask:?} is not listed in inputs"
+                ));
+            }
         }
         Ok(())
     }

@@ -1,33 +1,65 @@
 //! A [`Batcher`] for models with one fixed-shape `f32` input and `f32` outputs (the face detector,
 //! the face-emotion classifier, fixed-window voice models): items are concatenated along the batch
-//! dimension into a reused buffer, run once, and each output is split back per item.
+//! dimension into a reused buffer, run once, and each output is split back per item. Models whose
+//! manifest names an attention mask (Hugging Face audio classifiers) also get an `i64` mask built
+//! from each item's [`TensorItem::valid_len`].
 
 use crate::lane::{Batcher, Lane, LaneConfig};
 use crate::manifest::Manifest;
 use crate::{Device, ModelError, Runtime};
 use ort::session::Session;
 use ort::value::TensorRef;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-/// A batch-dimension-first `f32` model.
-pub struct TensorBatcher {
+/// One item of a [`TensorBatcher`]: the values of the data input, and how many of them are real
+/// (the rest is padding, masked out for models with an attention-mask input).
+pub trait TensorItem: Send + 'static {
+    /// The item's values, flattened.
+    fn values(&self) -> &[f32];
+    /// Leading values that are real rather than padding.
+    fn valid_len(&self) -> usize {
+        self.values().len()
+    }
+}
+
+impl TensorItem for Vec<f32> {
+    fn values(&self) -> &[f32] {
+        self
+    }
+}
+
+/// Per-lane overrides of the manifests' batching defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchOverrides {
+    /// Most items per run, for every lane.
+    pub max_batch: Option<usize>,
+    /// Longest wait for a batch to fill, for every lane.
+    pub max_delay: Option<Duration>,
+}
+
+/// A batch-dimension-first `f32` model whose items are `I`.
+pub struct TensorBatcher<I = Vec<f32>> {
     model: String,
     session: Session,
     input: String,
+    mask: Option<String>,
+    mask_buffer: Vec<i64>,
     item_shape: Vec<usize>,
     item_len: usize,
     outputs: Vec<(String, usize)>,
     buffer: Vec<f32>,
+    item: PhantomData<fn(I)>,
 }
 
 /// One item's outputs, in manifest order, each flattened.
 pub type TensorOutputs = Vec<Vec<f32>>;
 
-impl TensorBatcher {
+impl<I: TensorItem> TensorBatcher<I> {
     /// Loads the model of `manifest` on the runtime's device.
     pub fn load(runtime: &Runtime, manifest: &Manifest) -> Result<(Self, Device), ModelError> {
         let (session, device) = runtime.session(&manifest.name, &manifest.model_path())?;
-        let input = &manifest.inputs[0];
+        let input = manifest.main_input();
         let item_shape: Vec<usize> = input
             .shape
             .iter()
@@ -45,6 +77,8 @@ impl TensorBatcher {
             model: manifest.name.clone(),
             session,
             input: input.name.clone(),
+            mask: manifest.mask_input().map(str::to_owned),
+            mask_buffer: Vec::new(),
             item_len: item_shape.iter().product(),
             item_shape,
             outputs: manifest
@@ -53,6 +87,7 @@ impl TensorBatcher {
                 .map(|o| (o.name.clone(), o.item_len()))
                 .collect(),
             buffer: Vec::new(),
+            item: PhantomData,
         };
         Ok((batcher, device))
     }
@@ -63,32 +98,49 @@ impl TensorBatcher {
     }
 }
 
-impl Batcher for TensorBatcher {
-    type Item = Vec<f32>;
+impl<I: TensorItem> Batcher for TensorBatcher<I> {
+    type Item = I;
     type Output = TensorOutputs;
 
-    fn run(&mut self, items: &[Vec<f32>]) -> Result<Vec<TensorOutputs>, ModelError> {
+    fn run(&mut self, items: &[I]) -> Result<Vec<TensorOutputs>, ModelError> {
         let n = items.len();
         self.buffer.clear();
+        self.mask_buffer.clear();
         for item in items {
-            if item.len() != self.item_len {
+            let values = item.values();
+            if values.len() != self.item_len {
                 return Err(ModelError::Ort {
                     model: self.model.clone(),
                     operation: "assemble batch",
-                    message: format!("item has {} values, expected {}", item.len(), self.item_len),
+                    message: format!(
+                        "item has {} values, expected {}",
+                        values.len(),
+                        self.item_len
+                    ),
                 });
             }
-            self.buffer.extend_from_slice(item);
+            self.buffer.extend_from_slice(values);
+            if self.mask.is_some() {
+                let valid = item.valid_len().min(self.item_len);
+                self.mask_buffer
+                    .extend((0..self.item_len).map(|i| i64::from(i < valid)));
+            }
         }
         let mut shape = Vec::with_capacity(self.item_shape.len() + 1);
         shape.push(n);
         shape.extend_from_slice(&self.item_shape);
         let model = &self.model;
-        let tensor = TensorRef::from_array_view((shape, &self.buffer[..]))
+        let tensor = TensorRef::from_array_view((shape.clone(), &self.buffer[..]))
             .map_err(|e| ModelError::ort(model, "build input", e))?;
+        let mut inputs = ort::inputs![self.input.as_str() => tensor];
+        if let Some(mask) = &self.mask {
+            let tensor = TensorRef::from_array_view((shape, &self.mask_buffer[..]))
+                .map_err(|e| ModelError::ort(model, "build mask", e))?;
+            inputs.extend(ort::inputs![mask.as_str() => tensor]);
+        }
         let out = self
             .session
-            .run(ort::inputs![self.input.as_str() => tensor])
+            .run(inputs)
             .map_err(|e| ModelError::ort(model, "run", e))?;
         let mut per_item: Vec<TensorOutputs> = (0..n)
             .map(|_| Vec::with_capacity(self.outputs.len()))
@@ -118,12 +170,12 @@ impl Batcher for TensorBatcher {
 
 /// Loads the model and starts its lane with the manifest's batching defaults, overridden by
 /// `max_batch` / `max_delay` when given.
-pub fn spawn_tensor_lane(
+pub fn spawn_tensor_lane<I: TensorItem>(
     runtime: &Runtime,
     manifest: &Manifest,
     max_batch: Option<usize>,
     max_delay: Option<Duration>,
-) -> Result<(Lane<TensorBatcher>, Device), ModelError> {
+) -> Result<(Lane<TensorBatcher<I>>, Device), ModelError> {
     let (batcher, device) = TensorBatcher::load(runtime, manifest)?;
     let max_batch = max_batch.unwrap_or(manifest.batching.max_batch).max(1);
     let config = LaneConfig {

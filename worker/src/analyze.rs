@@ -23,14 +23,26 @@ pub struct Analyzer {
 
 /// What one input produced.
 enum Part {
-    Face { input: usize, body: Value, batches: Vec<(String, usize)> },
-    Unavailable { input: usize, modality: &'static str, reason: String },
+    Face {
+        input: usize,
+        body: Value,
+        batches: Vec<(String, usize)>,
+    },
+    Unavailable {
+        input: usize,
+        modality: &'static str,
+        reason: String,
+    },
     Skipped,
 }
 
 impl Analyzer {
     /// An analyzer reading media from `media`, refusing objects over `max_media_bytes`.
-    pub fn new(pipelines: Arc<Pipelines>, media: Arc<dyn MediaStore>, max_media_bytes: u64) -> Self {
+    pub fn new(
+        pipelines: Arc<Pipelines>,
+        media: Arc<dyn MediaStore>,
+        max_media_bytes: u64,
+    ) -> Self {
         Analyzer {
             pipelines,
             media,
@@ -54,23 +66,33 @@ impl Analyzer {
         let mut batch_sizes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for part in parts {
             match part? {
-                Part::Face { input, mut body, batches } => {
+                Part::Face {
+                    input,
+                    mut body,
+                    batches,
+                } => {
                     body["input"] = json!(input);
                     face.push(body);
                     for (model, size) in batches {
                         batch_sizes.entry(model).or_default().push(size);
                     }
                 }
-                Part::Unavailable { input, modality, reason } => {
-                    unavailable.push(json!({"input": input, "modality": modality, "reason": reason}))
-                }
+                Part::Unavailable {
+                    input,
+                    modality,
+                    reason,
+                } => unavailable
+                    .push(json!({"input": input, "modality": modality, "reason": reason})),
                 Part::Skipped => {}
             }
         }
         if face.is_empty() && !unavailable.is_empty() {
             return Err(Failure::Permanent(JobError::new(
                 "modality_unavailable",
-                format!("no model is configured for any input of this job: {}", Value::from(unavailable)),
+                format!(
+                    "no model is configured for any input of this job: {}",
+                    Value::from(unavailable)
+                ),
             )));
         }
         if face.is_empty() {
@@ -98,7 +120,12 @@ impl Analyzer {
         interactive: bool,
         cancel: &CancelToken,
     ) -> Result<Part, Failure> {
-        let wanted = |m: Modality| job.options.modalities.as_ref().is_none_or(|ms| ms.contains(&m));
+        let wanted = |m: Modality| {
+            job.options
+                .modalities
+                .as_ref()
+                .is_none_or(|ms| ms.contains(&m))
+        };
         let in_input = |e: JobError| JobError::new(e.code, format!("input {index}: {}", e.message));
         match input.kind {
             InputKind::Image if wanted(Modality::Face) => {
@@ -110,12 +137,18 @@ impl Analyzer {
                     });
                 };
                 let key = input.media_key.as_ref().ok_or_else(|| {
-                    Failure::Permanent(JobError::new("input_invalid", format!("input {index} has no media key")))
+                    Failure::Permanent(JobError::new(
+                        "input_invalid",
+                        format!("input {index} has no media key"),
+                    ))
                 })?;
-                let bytes = self.media.get(key, self.max_media_bytes).await.map_err(|e| match Failure::from(e) {
-                    Failure::Permanent(e) => Failure::Permanent(in_input(e)),
-                    other => other,
-                })?;
+                let bytes =
+                    self.media.get(key, self.max_media_bytes).await.map_err(
+                        |e| match Failure::from(e) {
+                            Failure::Permanent(e) => Failure::Permanent(in_input(e)),
+                            other => other,
+                        },
+                    )?;
                 let params = FaceParams {
                     min_face_px: job.options.face.min_face_px,
                     max_faces: job.options.face.max_faces,
@@ -129,7 +162,12 @@ impl Analyzer {
                     })?;
                 let [(detector, _), (emotion, _)] = pipeline.models();
                 let mut batches = vec![(detector.to_owned(), analysis.detector_batch)];
-                batches.extend(analysis.emotion_batches.iter().map(|&b| (emotion.to_owned(), b)));
+                batches.extend(
+                    analysis
+                        .emotion_batches
+                        .iter()
+                        .map(|&b| (emotion.to_owned(), b)),
+                );
                 Ok(Part::Face {
                     input: index,
                     body: json!({

@@ -77,11 +77,13 @@ pub async fn run(
     for _ in 0..shared.config.pollers.max(1) {
         pollers.spawn(poll(shared.clone(), slots.clone(), shutdown.clone()));
     }
-    let reaper = shared
-        .ports
-        .dead_letters
-        .clone()
-        .map(|dlq| tokio::spawn(crate::dead_letters::watch(dlq, shared.ports.store.clone(), shutdown.clone())));
+    let reaper = shared.ports.dead_letters.clone().map(|dlq| {
+        tokio::spawn(crate::dead_letters::watch(
+            dlq,
+            shared.ports.store.clone(),
+            shutdown.clone(),
+        ))
+    });
     let _ = shutdown.wait_for(|stop| *stop).await;
     tracing::info!("worker draining: receiving stopped, finishing in-flight jobs");
     let mut in_flight = JoinSet::new();
@@ -110,7 +112,11 @@ pub async fn run(
 
 /// One receive loop. It owns the tasks of the jobs it received, and returns them on shutdown so
 /// the caller can wait for them under the stop timeout.
-async fn poll(shared: Arc<Shared>, slots: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+async fn poll(
+    shared: Arc<Shared>,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
@@ -155,7 +161,11 @@ async fn poll(shared: Arc<Shared>, slots: Arc<Semaphore>, mut shutdown: watch::R
 async fn handle(shared: &Shared, delivery: Delivery) {
     let ports = &shared.ports;
     let id = delivery.message.job_id;
-    let holder = format!("{}/{}", shared.config.worker_id, uuid::Uuid::now_v7().simple());
+    let holder = format!(
+        "{}/{}",
+        shared.config.worker_id,
+        uuid::Uuid::now_v7().simple()
+    );
     let lease = Lease {
         holder: holder.clone(),
         expires_at: OffsetDateTime::now_utc() + shared.config.lease,
@@ -173,7 +183,8 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             return;
         }
         Ok(ClaimOutcome::Busy(until)) => {
-            let wait = (until - OffsetDateTime::now_utc()).unsigned_abs() + Duration::from_millis(100);
+            let wait =
+                (until - OffsetDateTime::now_utc()).unsigned_abs() + Duration::from_millis(100);
             release(shared, &delivery, wait).await;
             return;
         }
@@ -206,23 +217,29 @@ async fn handle(shared: &Shared, delivery: Delivery) {
                 tracing::info!(job_id = %id, "job succeeded");
                 ack(shared, &delivery).await;
             }
-            Ok(false) => tracing::warn!(job_id = %id, "result refused: lease lost or job cancelled"),
+            Ok(false) => {
+                tracing::warn!(job_id = %id, "result refused: lease lost or job cancelled")
+            }
             Err(e) => {
                 tracing::warn!(job_id = %id, error = %e, "could not store result; will retry");
                 requeue_and_release(shared, &delivery, &holder).await;
             }
         },
-        Err(Failure::Permanent(error)) => match ports.store.fail(&id, Some(&holder), &error).await {
-            Ok(true) => {
-                tracing::info!(job_id = %id, code = %error.code, "job failed");
-                ack(shared, &delivery).await;
+        Err(Failure::Permanent(error)) => {
+            match ports.store.fail(&id, Some(&holder), &error).await {
+                Ok(true) => {
+                    tracing::info!(job_id = %id, code = %error.code, "job failed");
+                    ack(shared, &delivery).await;
+                }
+                Ok(false) => {
+                    tracing::warn!(job_id = %id, "failure refused: lease lost or job cancelled")
+                }
+                Err(e) => {
+                    tracing::warn!(job_id = %id, error = %e, "could not store failure; will retry");
+                    requeue_and_release(shared, &delivery, &holder).await;
+                }
             }
-            Ok(false) => tracing::warn!(job_id = %id, "failure refused: lease lost or job cancelled"),
-            Err(e) => {
-                tracing::warn!(job_id = %id, error = %e, "could not store failure; will retry");
-                requeue_and_release(shared, &delivery, &holder).await;
-            }
-        },
+        }
         Err(Failure::Transient(reason)) => {
             tracing::warn!(job_id = %id, %reason, "transient failure; releasing for redelivery");
             requeue_and_release(shared, &delivery, &holder).await;
@@ -246,7 +263,12 @@ async fn abandoned(shared: &Shared, delivery: &Delivery, holder: &str) {
 }
 
 async fn requeue_and_release(shared: &Shared, delivery: &Delivery, holder: &str) {
-    if let Err(e) = shared.ports.store.requeue(&delivery.message.job_id, holder).await {
+    if let Err(e) = shared
+        .ports
+        .store
+        .requeue(&delivery.message.job_id, holder)
+        .await
+    {
         tracing::warn!(job_id = %delivery.message.job_id, error = %e, "requeue failed; the lease will lapse");
     }
     release(shared, delivery, backoff(shared, delivery)).await;
@@ -271,13 +293,23 @@ async fn release(shared: &Shared, delivery: &Delivery, delay: Duration) {
 
 /// Renews the lease and the message's invisibility every third of the lease. Stops the work
 /// (cancels its token) when the store says the lease is gone: job cancelled or taken over.
-async fn heartbeat(ports: WorkerPorts, delivery: Delivery, holder: String, lease: Duration, cancel: CancelToken) {
+async fn heartbeat(
+    ports: WorkerPorts,
+    delivery: Delivery,
+    holder: String,
+    lease: Duration,
+    cancel: CancelToken,
+) {
     let id = delivery.message.job_id;
     let mut tick = tokio::time::interval(lease / 3);
     tick.tick().await;
     loop {
         tick.tick().await;
-        match ports.store.renew(&id, &holder, OffsetDateTime::now_utc() + lease).await {
+        match ports
+            .store
+            .renew(&id, &holder, OffsetDateTime::now_utc() + lease)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(job_id = %id, "lease gone (cancelled or taken over); abandoning work");

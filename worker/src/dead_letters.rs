@@ -9,7 +9,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Runs until `shutdown` turns true.
-pub async fn watch(dlq: Arc<dyn JobQueue>, store: Arc<dyn JobStore>, mut shutdown: watch::Receiver<bool>) {
+pub async fn watch(
+    dlq: Arc<dyn JobQueue>,
+    store: Arc<dyn JobStore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let received = tokio::select! {
             r = dlq.receive(10, Duration::from_secs(1)) => r,
@@ -37,7 +41,9 @@ pub async fn watch(dlq: Arc<dyn JobQueue>, store: Arc<dyn JobStore>, mut shutdow
                         tracing::warn!(job_id = %id, error = %e, "dead letter delete failed");
                     }
                 }
-                Err(e) => tracing::warn!(job_id = %id, error = %e, "could not fail dead-lettered job; will retry"),
+                Err(e) => {
+                    tracing::warn!(job_id = %id, error = %e, "could not fail dead-lettered job; will retry")
+                }
             }
         }
     }

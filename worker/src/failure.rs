@@ -19,7 +19,9 @@ pub enum Failure {
 impl From<ModelError> for Failure {
     fn from(e: ModelError) -> Self {
         match e {
-            ModelError::Input(input) => Failure::Permanent(JobError::new(input.code, input.message)),
+            ModelError::Input(input) => {
+                Failure::Permanent(JobError::new(input.code, input.message))
+            }
             ModelError::Abandoned => Failure::Abandoned,
             other => Failure::Transient(other.to_string()),
         }

@@ -24,8 +24,13 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Loads the models found in `repo` and starts their lanes.
-    pub fn start(runtime: &Runtime, repo: &Repository, config: &PipelineConfig) -> Result<Self, ModelError> {
-        let face = FacePipeline::start(runtime, repo, config.batching, config.image_limits.clone())?;
+    pub fn start(
+        runtime: &Runtime,
+        repo: &Repository,
+        config: &PipelineConfig,
+    ) -> Result<Self, ModelError> {
+        let face =
+            FacePipeline::start(runtime, repo, config.batching, config.image_limits.clone())?;
         let device = face.as_ref().map_or(Device::Cpu, FacePipeline::device);
         Ok(Pipelines { face, device })
     }

@@ -9,12 +9,13 @@ use crate::affect::{read_scores, round4, Reading};
 use crate::image_input::{self, ImageLimits};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{Manifest, Task};
+use crate::offload::{blocking, unshare};
+pub use crate::tensor_lane::BatchOverrides;
 use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
-use crate::{Device, InputError, ModelError, Repository, Runtime};
+use crate::{Device, ModelError, Repository, Runtime};
 use detect::BoundingBox;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Per-job face settings.
 #[derive(Debug, Clone, Copy)]
@@ -51,15 +52,6 @@ pub struct FaceAnalysis {
     pub detector_batch: usize,
     /// Size of the expression batch each face ran in.
     pub emotion_batches: Vec<usize>,
-}
-
-/// Per-lane overrides of the manifests' batching defaults.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BatchOverrides {
-    /// Most items per run, for every lane.
-    pub max_batch: Option<usize>,
-    /// Longest wait for a batch to fill, for every lane.
-    pub max_delay: Option<Duration>,
 }
 
 /// The running face pipeline: two lanes and their manifests.
@@ -215,33 +207,4 @@ impl FacePipeline {
             emotion_batches,
         })
     }
-}
-
-/// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder bug on hostile input)
-/// becomes an input error instead of taking the worker down.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
-) -> Result<T, ModelError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(ModelError::Input),
-        Err(e) => Err(ModelError::Input(InputError::new(
-            "media_decoder_crashed",
-            format!("the decoder failed on this input: {e}"),
-        ))),
-    }
-}
-
-/// Lane errors are shared between the items of a batch; callers want an owned error.
-pub(crate) fn unshare(e: Arc<ModelError>) -> ModelError {
-    Arc::try_unwrap(e).unwrap_or_else(|shared| match &*shared {
-        ModelError::Input(i) => ModelError::Input(i.clone()),
-        ModelError::Overloaded { lane } => ModelError::Overloaded { lane: lane.clone() },
-        ModelError::LaneStopped { lane } => ModelError::LaneStopped { lane: lane.clone() },
-        ModelError::Abandoned => ModelError::Abandoned,
-        other => ModelError::Ort {
-            model: "lane".into(),
-            operation: "run batch",
-            message: other.to_string(),
-        },
-    })
 }

@@ -1,0 +1,245 @@
+//! Audio decoding: any container and codec soyl accepts (WAV PCM/float, FLAC, MP3, Ogg Vorbis, AAC
+//! in MP4/M4A) to mono `f32` samples at the file's own rate, within [`AudioLimits`]. Runs on the
+//! blocking pool; called by the voice pipeline before resampling. Every failure is an
+//! [`InputError`] with a stable code; nothing here panics on hostile bytes.
+
+use crate::InputError;
+use std::io::Cursor;
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// What audio the service accepts. Operators set these per deployment; inputs outside them fail
+/// with a code, never by exhausting memory or time.
+#[derive(Debug, Clone)]
+pub struct AudioLimits {
+    /// Longest audio in seconds: refused before decoding when the container declares more, and
+    /// decoding stops (and fails) at this point otherwise. Default 600 (10 minutes).
+    pub max_duration_s: f64,
+    /// Most channels. Default 8.
+    pub max_channels: u32,
+    /// Lowest sample rate in Hz. Default 8,000.
+    pub min_rate: u32,
+    /// Highest sample rate in Hz. Default 192,000.
+    pub max_rate: u32,
+}
+
+impl Default for AudioLimits {
+    fn default() -> Self {
+        AudioLimits {
+            max_duration_s: 600.0,
+            max_channels: 8,
+            min_rate: 8_000,
+            max_rate: 192_000,
+        }
+    }
+}
+
+/// Decoded audio, downmixed to mono.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Mono samples, clamped to -1..1.
+    pub samples: Vec<f32>,
+    /// The file's sample rate in Hz.
+    pub sample_rate: u32,
+    /// The file's channel count.
+    pub channels: u32,
+}
+
+/// Decode errors tolerated (and skipped) before a file counts as corrupt: a damaged MP3 frame or
+/// two should not lose a whole recording.
+const MAX_DECODE_ERRORS: usize = 8;
+
+/// A file that decodes to less than this share of what its header declares was cut short.
+const TRUNCATED_BELOW: f64 = 0.9;
+
+fn corrupt(what: impl std::fmt::Display) -> InputError {
+    InputError::new(
+        "audio_corrupt",
+        format!("the audio cannot be decoded: {what}"),
+    )
+}
+
+/// Decodes the first audio track of `bytes` to mono.
+pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError> {
+    if bytes.is_empty() {
+        return Err(InputError::new(
+            "input_empty",
+            "the audio input is empty (0 bytes)",
+        ));
+    }
+    if let Some(channels) = super::wav_header::wav_channels(bytes) {
+        check_channels(u32::from(channels), limits)?;
+    }
+    let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    let options = FormatOptions {
+        enable_gapless: true,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&Hint::new(), source, &options, &MetadataOptions::default())
+        .map_err(|e| match e {
+            SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => InputError::new(
+                "media_unrecognized",
+                "not a recognised audio format (accepted: WAV, FLAC, MP3, Ogg Vorbis, AAC in MP4/M4A)",
+            ),
+            other => corrupt(other),
+        })?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| InputError::new("audio_no_track", "the file has no audio track"))?;
+    let track_id = track.id;
+    let params = track.codec_params.clone();
+    let rate = params
+        .sample_rate
+        .ok_or_else(|| corrupt("the audio track declares no sample rate"))?;
+    if !(limits.min_rate..=limits.max_rate).contains(&rate) {
+        return Err(InputError::new(
+            "audio_sample_rate_unsupported",
+            format!(
+                "sample rate {rate} Hz is outside the accepted {}..{} Hz",
+                limits.min_rate, limits.max_rate
+            ),
+        ));
+    }
+    if let Some(channels) = params.channels {
+        check_channels(channels.count() as u32, limits)?;
+    }
+    let max_frames = (limits.max_duration_s * f64::from(rate)).ceil() as u64;
+    if let Some(declared) = params.n_frames.filter(|&n| n > max_frames) {
+        let seconds = declared as f64 / f64::from(rate);
+        return Err(too_long(
+            format!("the file declares {seconds:.0} s"),
+            limits,
+        ));
+    }
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| {
+            InputError::new(
+                "audio_unsupported_codec",
+                format!("the audio codec is not supported: {e}"),
+            )
+        })?;
+
+    let mut samples: Vec<f32> = Vec::new();
+    let mut buffer: Option<SampleBuffer<f32>> = None;
+    let mut channels = params.channels.map_or(0, |c| c.count() as u32);
+    let mut errors = 0usize;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(packet) => packet,
+            // End of stream, or the start of a chained Ogg stream: the first one is the recording.
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break
+            }
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) if samples.is_empty() => return Err(corrupt(e)),
+            // Damage after good audio: keep what decoded; the length check below judges it.
+            Err(_) => break,
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(decoded) => decoded,
+            Err(SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_))
+                if errors < MAX_DECODE_ERRORS =>
+            {
+                errors += 1;
+                continue;
+            }
+            Err(e) => return Err(corrupt(e)),
+        };
+        let spec = *decoded.spec();
+        if spec.rate != rate {
+            return Err(corrupt("the sample rate changes within the stream"));
+        }
+        let n_channels = spec.channels.count().max(1);
+        check_channels(n_channels as u32, limits)?;
+        channels = n_channels as u32;
+        if decoded.frames() == 0 {
+            continue;
+        }
+        let needed = decoded.capacity() as u64;
+        let buf = match &mut buffer {
+            Some(b) if b.capacity() as u64 >= needed * n_channels as u64 => b,
+            _ => buffer.insert(SampleBuffer::new(needed, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        let scale = 1.0 / n_channels as f32;
+        samples.extend(buf.samples().chunks_exact(n_channels).map(|frame| {
+            let mean = frame.iter().sum::<f32>() * scale;
+            if mean.is_finite() {
+                mean.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            }
+        }));
+        if samples.len() as u64 > max_frames {
+            return Err(too_long("decoding reached the limit".into(), limits));
+        }
+    }
+    if samples.is_empty() && errors > 0 {
+        return Err(corrupt("no audio frame could be decoded"));
+    }
+    if let Some(declared) = params.n_frames {
+        if (samples.len() as f64) < declared as f64 * TRUNCATED_BELOW {
+            return Err(InputError::new(
+                "audio_truncated",
+                format!(
+                    "the file declares {:.2} s of audio but only {:.2} s is present",
+                    declared as f64 / f64::from(rate),
+                    samples.len() as f64 / f64::from(rate)
+                ),
+            ));
+        }
+    }
+    if let Some(edit) = super::mp4_edit::audio_edit(bytes) {
+        apply_edit(&mut samples, edit, rate);
+    }
+    Ok(Decoded {
+        samples,
+        sample_rate: rate,
+        channels,
+    })
+}
+
+/// Drops encoder priming and padding as an MP4 edit list says.
+fn apply_edit(samples: &mut Vec<f32>, edit: super::mp4_edit::Edit, rate: u32) {
+    let to_samples = |s: f64| (s * f64::from(rate)).round().max(0.0) as usize;
+    samples.drain(..to_samples(edit.skip_s).min(samples.len()));
+    if edit.keep_s > 0.0 {
+        samples.truncate(to_samples(edit.keep_s));
+    }
+}
+
+fn check_channels(channels: u32, limits: &AudioLimits) -> Result<(), InputError> {
+    if channels > limits.max_channels {
+        return Err(InputError::new(
+            "audio_too_many_channels",
+            format!(
+                "{channels} channels; at most {} are accepted",
+                limits.max_channels
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn too_long(why: String, limits: &AudioLimits) -> InputError {
+    InputError::new(
+        "audio_too_long",
+        format!(
+            "the audio is longer than the accepted {:.0} s ({why})",
+            limits.max_duration_s
+        ),
+    )
+}
