@@ -4,11 +4,13 @@
 //! - [`runtime`]: finding and loading the ONNX Runtime library, choosing the device, building sessions.
 //! - [`lane`]: a dedicated OS thread per model that owns its session and batches work from many jobs.
 //! - [`face`]: the two-stage face pipeline (decode, detect, crop, classify) built on lanes.
+//! - [`text`]: the text pipeline (spans, tokenization, token-budget batching) built on a lane.
 //! - [`affect`]: labels to valence/arousal, and the per-reading summary every modality shares.
 //!
 //! This crate knows nothing about queues or job stores; the worker drives it.
 
 pub mod affect;
+mod blocking;
 mod error;
 pub mod face;
 pub mod image_input;
@@ -17,6 +19,7 @@ pub mod manifest;
 pub mod repository;
 pub mod runtime;
 pub mod tensor_lane;
+pub mod text;
 
 pub use error::{InputError, ModelError};
 pub use lane::{Batched, CancelToken, Lane, LaneConfig, LaneStats};

@@ -148,7 +148,7 @@ impl Runtime {
         }
         builder
             .commit_from_file(path)
-            .map_err(|e| ModelError::ort(model, &"load", e))
+            .map_err(|e| ModelError::ort(model, "load", e))
     }
 }
 

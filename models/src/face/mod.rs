@@ -6,15 +6,19 @@ pub mod crop;
 pub mod detect;
 
 use crate::affect::{read_scores, round4, Reading};
+use crate::blocking::{blocking, unshare};
 use crate::image_input::{self, ImageLimits};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{Manifest, Task};
 use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
-use crate::{Device, InputError, ModelError, Repository, Runtime};
+use crate::{Device, ModelError, Repository, Runtime};
 use detect::BoundingBox;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Error code of a panic while decoding or cropping an image (a decoder bug on hostile input).
+const DECODER_CRASHED: &str = "media_decoder_crashed";
 
 /// Per-job face settings.
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +155,7 @@ impl FacePipeline {
     ) -> Result<FaceAnalysis, ModelError> {
         let det = self.detector_manifest.clone();
         let limits = self.limits.clone();
-        let (width, height, tensor, gray) = blocking(move || {
+        let (width, height, tensor, gray) = blocking(DECODER_CRASHED, move || {
             let img = image_input::decode(bytes.as_ref(), &limits)?;
             let tensor = detect::to_tensor(&img, det.image());
             Ok((img.width(), img.height(), tensor, img.into_luma8()))
@@ -181,7 +185,7 @@ impl FacePipeline {
 
         let emo = self.emotion_manifest.clone();
         let boxes: Vec<BoundingBox> = detections.iter().map(|d| d.bbox).collect();
-        let crops = blocking(move || {
+        let crops = blocking(DECODER_CRASHED, move || {
             Ok(boxes
                 .iter()
                 .map(|b| crop::to_tensor(&gray, b, emo.image()))
@@ -225,33 +229,4 @@ fn rounded(b: BoundingBox) -> BoundingBox {
         w: r(b.w),
         h: r(b.h),
     }
-}
-
-/// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder bug on hostile input)
-/// becomes an input error instead of taking the worker down.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
-) -> Result<T, ModelError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(ModelError::Input),
-        Err(e) => Err(ModelError::Input(InputError::new(
-            "media_decoder_crashed",
-            format!("the decoder failed on this input: {e}"),
-        ))),
-    }
-}
-
-/// Lane errors are shared between the items of a batch; callers want an owned error.
-pub(crate) fn unshare(e: Arc<ModelError>) -> ModelError {
-    Arc::try_unwrap(e).unwrap_or_else(|shared| match &*shared {
-        ModelError::Input(i) => ModelError::Input(i.clone()),
-        ModelError::Overloaded { lane } => ModelError::Overloaded { lane: lane.clone() },
-        ModelError::LaneStopped { lane } => ModelError::LaneStopped { lane: lane.clone() },
-        ModelError::Abandoned => ModelError::Abandoned,
-        other => ModelError::Ort {
-            model: "lane".into(),
-            operation: "run batch",
-            message: other.to_string(),
-        },
-    })
 }
