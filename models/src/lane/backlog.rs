@@ -9,8 +9,8 @@
 //! With `sort_by_cost`, each class is ordered by cost before a batch is cut from it, so items of
 //! similar length share a batch and padding shrinks. To keep that from starving long items under
 //! steady load, every batch is cut around the class's *oldest* item: the oldest waiting item always
-//! runs in the next batch of its class, joined by its neighbours in cost order. Used only by
-//! [`super::LaneThread`].
+//! runs in the next batch of its class, joined by its neighbours in cost order, grown greedily on
+//! the side that adds less padding. Used only by [`super::LaneThread`].
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -132,14 +132,30 @@ fn take_from<R: Waiting>(queue: &mut VecDeque<R>, budget: &mut Budget) -> Vec<R>
     }
     budget.add(queue[anchor].cost());
     let (mut lo, mut hi) = (anchor, anchor + 1);
-    // Cheaper neighbours first: they never raise the padded length.
-    while lo > 0 && budget.fits(queue[lo - 1].cost()) {
-        lo -= 1;
-        budget.add(queue[lo].cost());
-    }
-    while hi < queue.len() && budget.fits(queue[hi].cost()) {
-        budget.add(queue[hi].cost());
-        hi += 1;
+    // Grow the run in cost order by whichever neighbour adds less padding: a cheaper item pads
+    // itself up to the current longest; a dearer one pads every item already in.
+    loop {
+        let left = (lo > 0 && budget.fits(queue[lo - 1].cost()))
+            .then(|| budget.largest.saturating_sub(queue[lo - 1].cost()));
+        let right = (hi < queue.len() && budget.fits(queue[hi].cost())).then(|| {
+            queue[hi]
+                .cost()
+                .saturating_sub(budget.largest)
+                .saturating_mul(budget.items as u64)
+        });
+        let take_left = match (left, right) {
+            (Some(l), Some(r)) => l <= r,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_left {
+            lo -= 1;
+            budget.add(queue[lo].cost());
+        } else {
+            budget.add(queue[hi].cost());
+            hi += 1;
+        }
     }
     queue.drain(lo..hi).collect()
 }
@@ -230,9 +246,22 @@ mod tests {
             sort_by_cost: true,
         };
         let mut b = backlog(&[9, 1, 8, 2]);
-        // Oldest is 9; its cheaper neighbour in cost order is 8.
+        // Oldest is 9; its nearest neighbour in cost order is 8.
         assert_eq!(costs(&b.take(cut)), [8, 9]);
         assert_eq!(costs(&b.take(cut)), [1, 2]);
+    }
+
+    #[test]
+    fn sorting_grows_the_batch_on_the_side_that_pads_less() {
+        let cut = Cut {
+            max_batch: 3,
+            max_cost: None,
+            sort_by_cost: true,
+        };
+        // Sorted: 2 10 11 30; oldest is 10. Adding 2 pads 8, adding 11 pads 1 (x1), then
+        // adding 2 pads 9 and adding 30 pads 19 x 2.
+        let mut b = backlog(&[10, 30, 2, 11]);
+        assert_eq!(costs(&b.take(cut)), [2, 10, 11]);
     }
 
     #[test]
