@@ -230,7 +230,7 @@ impl<B: Batcher> LaneThread<B> {
             }
             let deadline =
                 self.backlog.oldest().unwrap_or_else(Instant::now) + self.config.max_delay;
-            while self.backlog.len() < max_batch {
+            while !self.backlog.fills(cut) {
                 match self.rx.recv_deadline(deadline) {
                     Ok(r) => self.push(r),
                     Err(_) => break,

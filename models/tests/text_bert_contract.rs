@@ -94,3 +94,23 @@ async fn padding_in_a_batch_does_not_change_a_result() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_budget_caps_every_batch() {
+    // max_batch_tokens 128 and max_batch 32: 40 chunks of 8 tokens ([CLS] + 6 words + [SEP])
+    // fit 16 to a batch by tokens, though 32 would fit by count.
+    let bert = bert();
+    let cancel = CancelToken::new();
+    let text = "the movie was good good day";
+    let answers = futures::future::join_all(
+        (0..40).map(|_| bert.analyze(text.to_owned(), DOCUMENT, false, &cancel)),
+    )
+    .await;
+    let sizes: Vec<usize> = answers
+        .into_iter()
+        .map(|a| a.expect("analysis").batch_sizes[0])
+        .collect();
+    eprintln!("batch sizes: {sizes:?}");
+    assert!(sizes.iter().all(|&s| s <= 16), "{sizes:?}");
+    assert!(sizes.iter().any(|&s| s > 1), "{sizes:?}");
+}

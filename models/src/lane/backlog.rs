@@ -63,6 +63,8 @@ impl Budget {
 pub(super) struct Backlog<R> {
     interactive: VecDeque<R>,
     bulk: VecDeque<R>,
+    /// Sum of the waiting items' costs.
+    cost: u64,
 }
 
 impl<R> Default for Backlog<R> {
@@ -70,6 +72,7 @@ impl<R> Default for Backlog<R> {
         Backlog {
             interactive: VecDeque::new(),
             bulk: VecDeque::new(),
+            cost: 0,
         }
     }
 }
@@ -77,6 +80,7 @@ impl<R> Default for Backlog<R> {
 impl<R: Waiting> Backlog<R> {
     /// Adds an item to its class.
     pub fn push(&mut self, item: R, interactive: bool) {
+        self.cost = self.cost.saturating_add(item.cost());
         if interactive {
             self.interactive.push_back(item);
         } else {
@@ -87,6 +91,13 @@ impl<R: Waiting> Backlog<R> {
     /// Items waiting.
     pub fn len(&self) -> usize {
         self.interactive.len() + self.bulk.len()
+    }
+
+    /// True when what waits already fills a batch, so waiting for more would not grow it. By
+    /// cost this is a lower bound (the sum of costs, not the padded cost), so it never cuts a
+    /// wait short wrongly.
+    pub fn fills(&self, cut: Cut) -> bool {
+        self.len() >= cut.max_batch || cut.max_cost.is_some_and(|max| self.cost >= max)
     }
 
     /// When the oldest waiting item was submitted (classes may be sorted by cost, so scan).
@@ -107,6 +118,8 @@ impl<R: Waiting> Backlog<R> {
         };
         let mut batch = take_from(&mut self.interactive, &mut budget);
         batch.extend(take_from(&mut self.bulk, &mut budget));
+        let taken: u64 = batch.iter().map(Waiting::cost).sum();
+        self.cost = self.cost.saturating_sub(taken);
         batch
     }
 }
@@ -225,6 +238,21 @@ mod tests {
         let mut b = backlog(&[4, 4, 10, 1]);
         assert_eq!(costs(&b.take(cut)), [4, 4]);
         assert_eq!(costs(&b.take(cut)), [10, 1]);
+    }
+
+    #[test]
+    fn a_backlog_fills_a_batch_by_count_or_by_cost() {
+        let cut = Cut {
+            max_batch: 3,
+            max_cost: Some(10),
+            sort_by_cost: false,
+        };
+        assert!(!backlog(&[4, 5]).fills(cut));
+        assert!(backlog(&[1, 1, 1]).fills(cut));
+        let mut b = backlog(&[4, 6]);
+        assert!(b.fills(cut));
+        b.take(cut);
+        assert!(!b.fills(cut));
     }
 
     #[test]
