@@ -9,7 +9,7 @@
 //!
 //! A lane may also have a cost budget per batch (`max_batch_cost`, e.g. tokens for text, with the
 //! cost of an item given by [`Batcher::cost`]) and may order waiting items by cost to cut padding;
-//! [`backlog`] decides what goes into each batch.
+//! `lane/backlog.rs` decides what goes into each batch.
 
 mod backlog;
 
