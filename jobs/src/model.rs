@@ -224,6 +224,34 @@ impl Default for FaceOptions {
     }
 }
 
+/// Voice-pipeline settings of a job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoiceOptions {
+    /// Seconds between window starts (default: the model's window length, i.e. no overlap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop_s: Option<f32>,
+}
+
+/// How text is cut into spans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextGranularity {
+    /// One span for the whole text.
+    #[default]
+    Document,
+    /// One span per sentence (Unicode sentence boundaries).
+    Sentence,
+}
+
+/// Text-pipeline settings of a job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TextOptions {
+    /// Span granularity.
+    pub granularity: TextGranularity,
+}
+
 /// What a client asked for beyond the inputs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -235,6 +263,10 @@ pub struct JobOptions {
     pub fuse: bool,
     /// Face-pipeline settings.
     pub face: FaceOptions,
+    /// Voice-pipeline settings.
+    pub voice: VoiceOptions,
+    /// Text-pipeline settings.
+    pub text: TextOptions,
     /// Scheduling class.
     pub priority: Priority,
     /// Where to POST the record when the job ends.

@@ -35,19 +35,29 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 /// Turns one item's raw classifier output into a [`Reading`] using the manifest's labels,
 /// activation and affect table.
 pub fn read_scores(manifest: &Manifest, raw: &[f32]) -> Reading {
-    let classifier = manifest.classifier();
-    let probs = match classifier.activation {
+    reading(manifest, &probabilities(manifest, raw))
+}
+
+/// One item's raw classifier output as probabilities (softmax applied when the manifest says so),
+/// for callers that merge several outputs before reading them (text chunks and spans).
+pub fn probabilities(manifest: &Manifest, raw: &[f32]) -> Vec<f64> {
+    let probs = match manifest.classifier().activation {
         Activation::Softmax => softmax(raw),
         Activation::None => raw.to_vec(),
     };
+    probs.into_iter().map(f64::from).collect()
+}
+
+/// A [`Reading`] from probabilities over the manifest's labels, in label order.
+pub fn reading(manifest: &Manifest, probs: &[f64]) -> Reading {
     let mut emotions = BTreeMap::new();
     let (mut valence, mut arousal) = (0.0f64, 0.0f64);
-    let mut top = (f32::NEG_INFINITY, "");
-    for (label, &p) in classifier.labels.iter().zip(&probs) {
+    let mut top = (f64::NEG_INFINITY, "");
+    for (label, &p) in manifest.classifier().labels.iter().zip(probs) {
         let [v, a] = manifest.affect_of(label).unwrap_or([0.0, 0.0]);
-        valence += f64::from(p) * f64::from(v);
-        arousal += f64::from(p) * f64::from(a);
-        emotions.insert(label.clone(), round4(f64::from(p)));
+        valence += p * f64::from(v);
+        arousal += p * f64::from(a);
+        emotions.insert(label.clone(), round4(p));
         if p > top.0 {
             top = (p, label.as_str());
         }
@@ -92,6 +102,25 @@ pub fn mean_reading<'a>(readings: impl IntoIterator<Item = &'a Reading>) -> Opti
     })
 }
 
+/// Weighted mean of equally long vectors (probabilities of chunks or spans); weights need not sum
+/// to 1. Empty input or zero total weight gives an empty vector.
+pub fn weighted_mean(parts: &[(&[f64], f64)]) -> Vec<f64> {
+    let total: f64 = parts.iter().map(|(_, w)| w).sum();
+    let Some(((first, _), _)) = parts.split_first() else {
+        return Vec::new();
+    };
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    let mut mean = vec![0.0; first.len()];
+    for (values, w) in parts {
+        for (m, v) in mean.iter_mut().zip(values.iter()) {
+            *m += v * w / total;
+        }
+    }
+    mean
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +149,12 @@ mod tests {
         assert_eq!(mean.top, "b");
         assert!((mean.emotions["a"] - 0.4333).abs() < 1e-4 && (mean.valence - 0.3333).abs() < 1e-4);
         assert!(mean_reading(&[]).is_none());
+    }
+
+    #[test]
+    fn weighted_mean_weighs_by_weight() {
+        let m = weighted_mean(&[(&[1.0, 0.0], 3.0), (&[0.0, 1.0], 1.0)]);
+        assert_eq!(m, [0.75, 0.25]);
     }
 
     #[test]

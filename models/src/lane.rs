@@ -6,9 +6,15 @@
 //! or `max_delay` after the oldest one, runs one batch, and answers every item with its output and
 //! the size of the batch it ran in. Interactive items are taken before bulk ones; items whose job
 //! was cancelled (or whose caller went away) are skipped, never run.
+//!
+//! A lane may also have a cost budget per batch (`max_batch_cost`, e.g. tokens for text, with the
+//! cost of an item given by [`Batcher::cost`]) and may order waiting items by cost to cut padding;
+//! `lane/backlog.rs` decides what goes into each batch.
+
+mod backlog;
 
 use crate::ModelError;
-use std::collections::VecDeque;
+use backlog::{Backlog, Cut, Waiting};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +28,12 @@ pub trait Batcher: Send + 'static {
     type Output: Send + 'static;
     /// Runs one batch; must return exactly one output per item, in order.
     fn run(&mut self, items: &[Self::Item]) -> Result<Vec<Self::Output>, ModelError>;
+
+    /// What one item counts against the lane's `max_batch_cost` (its length, for padded models).
+    /// Called on the caller's task when the item is submitted, so it must be cheap.
+    fn cost(_item: &Self::Item) -> u64 {
+        1
+    }
 }
 
 /// Batching settings of one lane.
@@ -35,6 +47,12 @@ pub struct LaneConfig {
     pub max_delay: Duration,
     /// Items that may wait in the channel before callers are told `Overloaded`.
     pub capacity: usize,
+    /// Most cost per run, counted with padding: items x the largest item's [`Batcher::cost`]
+    /// (`max_batch_tokens` for text). `None`: only `max_batch` limits a run.
+    pub max_batch_cost: Option<u64>,
+    /// Order waiting items by cost before cutting a batch, so similar lengths run together
+    /// (less padding). The oldest waiting item is always in the next batch, so none starves.
+    pub sort_by_cost: bool,
 }
 
 /// Marks work as abandoned (job cancelled, lease lost); lanes skip such items. Cheap to clone.
@@ -78,6 +96,7 @@ pub struct LaneStats {
 
 struct Request<B: Batcher> {
     item: B::Item,
+    cost: u64,
     interactive: bool,
     cancel: CancelToken,
     reply: oneshot::Sender<Result<Batched<B::Output>, Arc<ModelError>>>,
@@ -87,6 +106,15 @@ struct Request<B: Batcher> {
 impl<B: Batcher> Request<B> {
     fn abandoned(&self) -> bool {
         self.cancel.is_cancelled() || self.reply.is_closed()
+    }
+}
+
+impl<B: Batcher> Waiting for Request<B> {
+    fn cost(&self) -> u64 {
+        self.cost
+    }
+    fn enqueued(&self) -> Instant {
+        self.enqueued
     }
 }
 
@@ -137,6 +165,7 @@ impl<B: Batcher> Lane<B> {
     ) -> Result<Batched<B::Output>, Arc<ModelError>> {
         let (reply, answer) = oneshot::channel();
         let request = Request {
+            cost: B::cost(&item),
             item,
             interactive,
             cancel: cancel.clone(),
@@ -171,34 +200,6 @@ impl<B: Batcher> Lane<B> {
     }
 }
 
-/// Waiting items, interactive before bulk, first come first served within a class.
-struct Backlog<R> {
-    interactive: VecDeque<R>,
-    bulk: VecDeque<R>,
-}
-
-impl<R> Default for Backlog<R> {
-    fn default() -> Self {
-        Backlog {
-            interactive: VecDeque::new(),
-            bulk: VecDeque::new(),
-        }
-    }
-}
-
-impl<R> Backlog<R> {
-    fn len(&self) -> usize {
-        self.interactive.len() + self.bulk.len()
-    }
-    fn take(&mut self, max: usize) -> Vec<R> {
-        let from_interactive = self.interactive.len().min(max);
-        let mut batch: Vec<R> = self.interactive.drain(..from_interactive).collect();
-        let from_bulk = self.bulk.len().min(max - batch.len());
-        batch.extend(self.bulk.drain(..from_bulk));
-        batch
-    }
-}
-
 struct LaneThread<B: Batcher> {
     batcher: B,
     rx: flume::Receiver<Request<B>>,
@@ -209,21 +210,17 @@ struct LaneThread<B: Batcher> {
 
 impl<B: Batcher> LaneThread<B> {
     fn push(&mut self, r: Request<B>) {
-        if r.interactive {
-            self.backlog.interactive.push_back(r);
-        } else {
-            self.backlog.bulk.push_back(r);
-        }
-    }
-
-    fn oldest(&self) -> Option<Instant> {
-        let a = self.backlog.interactive.front().map(|r| r.enqueued);
-        let b = self.backlog.bulk.front().map(|r| r.enqueued);
-        a.into_iter().chain(b).min()
+        let interactive = r.interactive;
+        self.backlog.push(r, interactive);
     }
 
     fn run(mut self) {
         let max_batch = self.config.max_batch.max(1);
+        let cut = Cut {
+            max_batch,
+            max_cost: self.config.max_batch_cost,
+            sort_by_cost: self.config.sort_by_cost,
+        };
         loop {
             if self.backlog.len() == 0 {
                 match self.rx.recv() {
@@ -231,8 +228,9 @@ impl<B: Batcher> LaneThread<B> {
                     Err(_) => return, // every handle dropped and nothing left: shutdown
                 }
             }
-            let deadline = self.oldest().unwrap_or_else(Instant::now) + self.config.max_delay;
-            while self.backlog.len() < max_batch {
+            let deadline =
+                self.backlog.oldest().unwrap_or_else(Instant::now) + self.config.max_delay;
+            while !self.backlog.fills(cut) {
                 match self.rx.recv_deadline(deadline) {
                     Ok(r) => self.push(r),
                     Err(_) => break,
@@ -242,7 +240,7 @@ impl<B: Batcher> LaneThread<B> {
             while let Ok(r) = self.rx.try_recv() {
                 self.push(r);
             }
-            let mut batch = self.backlog.take(max_batch);
+            let mut batch = self.backlog.take(cut);
             let before = batch.len();
             batch.retain(|r| !r.abandoned());
             let skipped = before - batch.len();

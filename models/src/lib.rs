@@ -5,20 +5,22 @@
 //! - [`lane`]: a dedicated OS thread per model that owns its session and batches work from many jobs.
 //! - [`face`]: the two-stage face pipeline (decode, detect, crop, classify) built on lanes.
 //! - [`voice`]: the voice pipeline (decode, resample, segment, prosody, classify) on one lane.
+//! - [`text`]: the text pipeline (spans, tokenization, token-budget batching) built on a lane.
 //! - [`affect`]: labels to valence/arousal, and the per-reading summary every modality shares.
 //!
 //! This crate knows nothing about queues or job stores; the worker drives it.
 
 pub mod affect;
+mod blocking;
 mod error;
 pub mod face;
 pub mod image_input;
 pub mod lane;
 pub mod manifest;
-mod offload;
 pub mod repository;
 pub mod runtime;
 pub mod tensor_lane;
+pub mod text;
 pub mod voice;
 
 pub use error::{InputError, ModelError};

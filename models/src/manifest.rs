@@ -152,6 +152,40 @@ pub struct BatchingDefaults {
     pub max_batch: usize,
     /// Longest wait after the first item for more to arrive, in milliseconds.
     pub max_delay_ms: u64,
+    /// Token budget per run for text models, counted with padding (`items x longest`), as
+    /// TEI's `max_batch_tokens`. Absent: only `max_batch` limits a run.
+    #[serde(default)]
+    pub max_batch_tokens: Option<usize>,
+    /// Order waiting text items by length before cutting a batch, to cut padding (default on).
+    #[serde(default = "yes")]
+    pub sort_by_length: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The HF sequence-classification input names a text model may take, all i64 `[N, L]`.
+pub const TEXT_INPUTS: [&str; 3] = ["input_ids", "attention_mask", "token_type_ids"];
+
+/// Text models: tokenizer and sequence limits. The graph's inputs are `input_ids` and
+/// `attention_mask`, plus `token_type_ids` when listed in `inputs` (see [`TEXT_INPUTS`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSettings {
+    /// The `tokenizer.json` file (relative to the manifest's folder).
+    pub tokenizer: PathBuf,
+    /// Most tokens per sequence, special tokens included; longer spans are split into chunks.
+    pub max_length: usize,
+    /// Tokens shared by consecutive chunks of a split span.
+    #[serde(default)]
+    pub overlap: usize,
+    /// Token id used to pad a batch to its longest member.
+    #[serde(default)]
+    pub pad_id: i64,
+    /// Output holding `[N, 1]` valence in -1..1, used instead of the label-weighted valence.
+    #[serde(default)]
+    pub valence_output: Option<String>,
 }
 
 /// A parsed `model.toml`.
@@ -185,6 +219,9 @@ pub struct Manifest {
     /// Classifier postprocessing, for classifiers.
     #[serde(default)]
     pub classifier: Option<ClassifierSettings>,
+    /// Tokenizer and sequence limits, for text models.
+    #[serde(default)]
+    pub text: Option<TextSettings>,
     /// Label -> `[valence, arousal]`, each in -1..1.
     #[serde(default)]
     pub affect: BTreeMap<String, [f32; 2]>,
@@ -255,6 +292,18 @@ impl Manifest {
         self.outputs.iter().position(|o| &o.name == name)
     }
 
+    /// The text section, which text tasks must have.
+    pub fn text(&self) -> &TextSettings {
+        self.text
+            .as_ref()
+            .expect("text section checked at load; this is a bug")
+    }
+
+    /// The tokenizer file's resolved path (text models).
+    pub fn tokenizer_path(&self) -> Option<PathBuf> {
+        self.text.as_ref().map(|t| self.dir.join(&t.tokenizer))
+    }
+
     /// `[valence, arousal]` for a label, if the manifest maps it.
     pub fn affect_of(&self, label: &str) -> Option<[f32; 2]> {
         self.affect.get(label).copied()
@@ -279,6 +328,9 @@ impl Manifest {
         }
         if self.task == Task::VoiceEmotion {
             self.check_audio()?;
+        }
+        if self.task == Task::TextSentiment {
+            self.check_text()?;
         }
         if self.task == Task::FaceDetection && self.detector.is_none() {
             return Err("task face-detection needs a [detector] section".into());
@@ -335,6 +387,40 @@ impl Manifest {
                 return Err(format!(
                     "audio.attention_mask {mask:?} is not listed in inputs"
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_text(&self) -> Result<(), String> {
+        let text = self
+            .text
+            .as_ref()
+            .ok_or("task text-sentiment needs a [text] section")?;
+        if let Some(path) = self.tokenizer_path().filter(|p| !p.is_file()) {
+            return Err(format!("tokenizer file {} not found", path.display()));
+        }
+        if let Some(bad) = self
+            .inputs
+            .iter()
+            .find(|i| !TEXT_INPUTS.contains(&i.name.as_str()))
+        {
+            return Err(format!(
+                "text input {:?} is not one of {TEXT_INPUTS:?}",
+                bad.name
+            ));
+        }
+        for required in &TEXT_INPUTS[..2] {
+            if !self.inputs.iter().any(|i| i.name == *required) {
+                return Err(format!("text models need an input named {required}"));
+            }
+        }
+        if text.max_length < 2 || text.overlap * 2 >= text.max_length {
+            return Err("text.max_length must be at least 2 and over twice text.overlap".into());
+        }
+        if let Some(v) = &text.valence_output {
+            if !self.outputs.iter().any(|o| &o.name == v) {
+                return Err(format!("text.valence_output {v} is not listed in outputs"));
             }
         }
         Ok(())

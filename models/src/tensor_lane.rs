@@ -183,6 +183,8 @@ pub fn spawn_tensor_lane<I: TensorItem>(
         max_batch,
         max_delay: max_delay.unwrap_or(Duration::from_millis(manifest.batching.max_delay_ms)),
         capacity: max_batch * 16,
+        max_batch_cost: None,
+        sort_by_cost: false,
     };
     let lane = Lane::spawn(batcher, config).map_err(|e| ModelError::LaneStopped {
         lane: format!("{} (thread spawn failed: {e})", manifest.name),

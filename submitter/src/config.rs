@@ -90,6 +90,15 @@ pub struct InferenceArgs {
     /// Largest accepted image area in pixels.
     #[arg(long, env = "SOYL_MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
     pub max_image_pixels: u64,
+    /// Longest accepted audio, in seconds (refused from the container's header when it says so).
+    #[arg(long, env = "SOYL_MAX_AUDIO_SECONDS", default_value_t = 600.0)]
+    pub max_audio_seconds: f64,
+    /// Most audio channels accepted (downmixed to mono for analysis).
+    #[arg(long, env = "SOYL_MAX_AUDIO_CHANNELS", default_value_t = 8)]
+    pub max_audio_channels: u32,
+    /// Token budget of one text batch (padded tokens), overriding the text model's manifest.
+    #[arg(long, env = "SOYL_MAX_BATCH_TOKENS")]
+    pub max_batch_tokens: Option<usize>,
 }
 
 /// Queue consumer settings.
@@ -127,6 +136,9 @@ pub struct ApiLimits {
     /// Most inputs (files and texts) in one job.
     #[arg(long, env = "SOYL_MAX_INPUTS", default_value_t = 16)]
     pub max_inputs: usize,
+    /// Longest text input, in UTF-8 bytes; longer texts get 413 `text_too_long`.
+    #[arg(long, env = "SOYL_MAX_TEXT_BYTES", default_value_t = 1024 * 1024)]
+    pub max_text_bytes: usize,
 }
 
 /// Where a client finds the server.

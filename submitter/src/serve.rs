@@ -3,7 +3,7 @@
 //! worker (in-flight jobs finish within the stop timeout or are released for redelivery).
 
 use crate::api::{self, AppState, ReadyInfo};
-use crate::config::{InferenceArgs, ServeArgs};
+use crate::config::{ApiLimits, InferenceArgs, ServeArgs};
 use crate::intake::Intake;
 use anyhow::Context;
 use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
@@ -11,6 +11,8 @@ use soyl_jobs::{JobQueue, JobStore, MediaStore};
 use soyl_models::face::BatchOverrides;
 use soyl_models::image_input::ImageLimits;
 use soyl_models::runtime::RuntimeOptions;
+use soyl_models::text::{TextLimits, TextOptions};
+use soyl_models::voice::AudioLimits;
 use soyl_models::{Repository, Runtime};
 use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
@@ -43,7 +45,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         (None, ready)
     } else {
-        let pipelines = Arc::new(start_pipelines(&args.inference)?);
+        let pipelines = Arc::new(start_pipelines(&args.inference, &args.limits)?);
         let ready = ReadyInfo {
             models: pipelines.models(),
             device: format!("{:?}", pipelines.device()).to_lowercase(),
@@ -99,7 +101,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_pipelines(args: &InferenceArgs) -> anyhow::Result<Pipelines> {
+fn start_pipelines(args: &InferenceArgs, limits: &ApiLimits) -> anyhow::Result<Pipelines> {
     let runtime = Runtime::init(RuntimeOptions {
         device: args.device,
         intra_threads: args.intra_threads,
@@ -114,6 +116,18 @@ fn start_pipelines(args: &InferenceArgs) -> anyhow::Result<Pipelines> {
         image_limits: ImageLimits {
             max_side: args.max_image_side,
             max_pixels: args.max_image_pixels,
+        },
+        audio_limits: AudioLimits {
+            max_duration_s: args.max_audio_seconds,
+            max_channels: args.max_audio_channels,
+            ..AudioLimits::default()
+        },
+        text: TextOptions {
+            limits: TextLimits {
+                max_bytes: limits.max_text_bytes,
+            },
+            max_batch_tokens: args.max_batch_tokens,
+            sort_by_length: None,
         },
     };
     let pipelines = Pipelines::start(&runtime, &repo, &config)?;

@@ -1,13 +1,15 @@
 //! One claimed job -> its result JSON (shape in ARCHITECTURE.md, `version` 1), or a classified
-//! [`Failure`]. Inputs run concurrently, so the images of one job share lane batches too.
+//! [`Failure`]. Inputs run concurrently, so the inputs of one job share lane batches too.
 //! Called by the consumer for each claimed job.
 
 use crate::{Failure, Pipelines};
 use futures::future::join_all;
 use serde_json::{json, Map, Value};
-use soyl_jobs::{Input, InputKind, Job, JobError, MediaStore, Modality};
+use soyl_jobs::{Input, InputKind, Job, JobError, MediaStore, Modality, TextGranularity};
 use soyl_models::face::FaceParams;
-use soyl_models::CancelToken;
+use soyl_models::text::{Granularity, TextParams};
+use soyl_models::voice::VoiceParams;
+use soyl_models::{CancelToken, ModelError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -23,17 +25,26 @@ pub struct Analyzer {
 
 /// What one input produced.
 enum Part {
-    Face {
-        input: usize,
+    /// A reading: `body` goes to `result[modality][]`; `batches` are (model, batch size) pairs.
+    Done {
+        modality: &'static str,
         body: Value,
         batches: Vec<(String, usize)>,
     },
+    /// The input's modality has no model configured.
     Unavailable {
-        input: usize,
         modality: &'static str,
         reason: String,
     },
+    /// Not asked for by `options.modalities`.
     Skipped,
+}
+
+/// Everything `analyze_input` needs to know about the job besides the input.
+struct Context<'a> {
+    job: &'a Job,
+    interactive: bool,
+    cancel: &'a CancelToken,
 }
 
 impl Analyzer {
@@ -53,142 +64,191 @@ impl Analyzer {
     /// Analyses every input of `job`. Any input that cannot be analysed fails the whole job, with
     /// the input's index in the message.
     pub async fn analyze(&self, job: &Job, cancel: &CancelToken) -> Result<Value, Failure> {
-        let interactive = job.options.priority == soyl_jobs::Priority::Interactive;
+        let ctx = Context {
+            job,
+            interactive: job.options.priority == soyl_jobs::Priority::Interactive,
+            cancel,
+        };
         let parts = join_all(
             job.inputs
                 .iter()
                 .enumerate()
-                .map(|(i, input)| self.analyze_input(job, i, input, interactive, cancel)),
+                .map(|(i, input)| self.analyze_indexed(&ctx, i, input)),
         )
         .await;
-        let mut face = Vec::new();
+        let mut readings: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
         let mut unavailable = Vec::new();
         let mut batch_sizes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for part in parts {
             match part? {
-                Part::Face {
+                (
                     input,
-                    mut body,
-                    batches,
-                } => {
+                    Part::Done {
+                        modality,
+                        mut body,
+                        batches,
+                    },
+                ) => {
                     body["input"] = json!(input);
-                    face.push(body);
+                    readings.entry(modality).or_default().push(body);
                     for (model, size) in batches {
                         batch_sizes.entry(model).or_default().push(size);
                     }
                 }
-                Part::Unavailable {
-                    input,
-                    modality,
-                    reason,
-                } => unavailable
+                (input, Part::Unavailable { modality, reason }) => unavailable
                     .push(json!({"input": input, "modality": modality, "reason": reason})),
-                Part::Skipped => {}
+                (_, Part::Skipped) => {}
             }
         }
-        if face.is_empty() && !unavailable.is_empty() {
-            return Err(Failure::Permanent(JobError::new(
-                "modality_unavailable",
-                format!(
-                    "no model is configured for any input of this job: {}",
-                    Value::from(unavailable)
-                ),
-            )));
-        }
-        if face.is_empty() {
-            return Err(Failure::Permanent(JobError::new(
-                "nothing_to_analyze",
-                "no input matches the requested modalities",
-            )));
+        if readings.is_empty() {
+            return Err(Failure::Permanent(if unavailable.is_empty() {
+                JobError::new(
+                    "nothing_to_analyze",
+                    "no input matches the requested modalities",
+                )
+            } else {
+                JobError::new(
+                    "modality_unavailable",
+                    format!(
+                        "no model is configured for any input of this job: {}",
+                        Value::from(unavailable)
+                    ),
+                )
+            }));
         }
         let mut result = Map::new();
         result.insert("version".into(), json!(RESULT_VERSION));
-        result.insert("face".into(), Value::from(face));
+        for (modality, items) in readings {
+            result.insert(modality.into(), Value::from(items));
+        }
         if !unavailable.is_empty() {
             result.insert("unavailable".into(), Value::from(unavailable));
         }
-        result.insert("models".into(), json!(self.pipelines.models()));
+        // Only the models that produced this result, with their versions.
+        let mut models = self.pipelines.models();
+        models.retain(|name, _| batch_sizes.contains_key(name));
+        result.insert("models".into(), json!(models));
         result.insert("stats".into(), json!({ "batch_sizes": batch_sizes }));
         Ok(Value::Object(result))
     }
 
-    async fn analyze_input(
+    /// One input, its index, and its index in any error message.
+    async fn analyze_indexed(
         &self,
-        job: &Job,
+        ctx: &Context<'_>,
         index: usize,
         input: &Input,
-        interactive: bool,
-        cancel: &CancelToken,
-    ) -> Result<Part, Failure> {
-        let wanted = |m: Modality| {
-            job.options
-                .modalities
-                .as_ref()
-                .is_none_or(|ms| ms.contains(&m))
-        };
-        let in_input = |e: JobError| JobError::new(e.code, format!("input {index}: {}", e.message));
+    ) -> Result<(usize, Part), Failure> {
+        match self.analyze_input(ctx, input).await {
+            Ok(part) => Ok((index, part)),
+            Err(Failure::Permanent(e)) => Err(Failure::Permanent(JobError::new(
+                e.code,
+                format!("input {index}: {}", e.message),
+            ))),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn analyze_input(&self, ctx: &Context<'_>, input: &Input) -> Result<Part, Failure> {
+        let options = &ctx.job.options;
+        let wanted = |m: Modality| options.modalities.as_ref().is_none_or(|ms| ms.contains(&m));
         match input.kind {
             InputKind::Image if wanted(Modality::Face) => {
                 let Some(pipeline) = &self.pipelines.face else {
-                    return Ok(Part::Unavailable {
-                        input: index,
-                        modality: "face",
-                        reason: "no face models are configured in the model repository".into(),
-                    });
+                    return Ok(unavailable("face"));
                 };
-                let key = input.media_key.as_ref().ok_or_else(|| {
-                    Failure::Permanent(JobError::new(
-                        "input_invalid",
-                        format!("input {index} has no media key"),
-                    ))
-                })?;
-                let bytes =
-                    self.media.get(key, self.max_media_bytes).await.map_err(
-                        |e| match Failure::from(e) {
-                            Failure::Permanent(e) => Failure::Permanent(in_input(e)),
-                            other => other,
-                        },
-                    )?;
+                let bytes = self.media(input).await?;
                 let params = FaceParams {
-                    min_face_px: job.options.face.min_face_px,
-                    max_faces: job.options.face.max_faces,
+                    min_face_px: options.face.min_face_px,
+                    max_faces: options.face.max_faces,
                 };
-                let analysis = pipeline
-                    .analyze(bytes, params, interactive, cancel)
+                let a = pipeline
+                    .analyze(bytes, params, ctx.interactive, ctx.cancel)
                     .await
-                    .map_err(|e| match Failure::from(e) {
-                        Failure::Permanent(e) => Failure::Permanent(in_input(e)),
-                        other => other,
-                    })?;
+                    .map_err(Failure::from)?;
                 let [(detector, _), (emotion, _)] = pipeline.models();
-                let mut batches = vec![(detector.to_owned(), analysis.detector_batch)];
-                batches.extend(
-                    analysis
-                        .emotion_batches
-                        .iter()
-                        .map(|&b| (emotion.to_owned(), b)),
-                );
-                Ok(Part::Face {
-                    input: index,
-                    body: json!({
-                        "width": analysis.width,
-                        "height": analysis.height,
-                        "faces": analysis.faces,
-                    }),
+                let mut batches = vec![(detector.to_owned(), a.detector_batch)];
+                batches.extend(a.emotion_batches.iter().map(|&b| (emotion.to_owned(), b)));
+                let body = json!({"width": a.width, "height": a.height, "faces": a.faces});
+                Ok(Part::Done {
+                    modality: "face",
+                    body,
                     batches,
                 })
             }
-            InputKind::Audio if wanted(Modality::Voice) => Ok(Part::Unavailable {
-                input: index,
-                modality: "voice",
-                reason: "no voice emotion model is configured in this build".into(),
-            }),
-            InputKind::Text if wanted(Modality::Text) => Ok(Part::Unavailable {
-                input: index,
-                modality: "text",
-                reason: "no text model is configured in this build".into(),
-            }),
+            InputKind::Audio if wanted(Modality::Voice) => {
+                let Some(pipeline) = &self.pipelines.voice else {
+                    return Ok(unavailable("voice"));
+                };
+                let bytes = self.media(input).await?;
+                let params = VoiceParams {
+                    hop_s: options.voice.hop_s,
+                };
+                let a = pipeline
+                    .analyze(bytes, params, ctx.interactive, ctx.cancel)
+                    .await
+                    .map_err(Failure::from)?;
+                let batches = tagged(pipeline.models()[0].0, &a.batch_sizes);
+                let body = serde_json::to_value(&a).map_err(internal)?;
+                Ok(Part::Done {
+                    modality: "voice",
+                    body,
+                    batches,
+                })
+            }
+            InputKind::Text if wanted(Modality::Text) => {
+                let Some(pipeline) = &self.pipelines.text else {
+                    return Ok(unavailable("text"));
+                };
+                let text = input.text.clone().unwrap_or_default();
+                let granularity = match options.text.granularity {
+                    TextGranularity::Document => Granularity::Document,
+                    TextGranularity::Sentence => Granularity::Sentence,
+                };
+                let a = pipeline
+                    .analyze(
+                        text,
+                        TextParams { granularity },
+                        ctx.interactive,
+                        ctx.cancel,
+                    )
+                    .await
+                    .map_err(Failure::from)?;
+                let batches = tagged(pipeline.models()[0].0, &a.batch_sizes);
+                let body = json!({"spans": a.spans, "summary": a.summary});
+                Ok(Part::Done {
+                    modality: "text",
+                    body,
+                    batches,
+                })
+            }
             _ => Ok(Part::Skipped),
         }
     }
+
+    async fn media(&self, input: &Input) -> Result<bytes::Bytes, Failure> {
+        let key = input.media_key.as_ref().ok_or_else(|| {
+            Failure::Permanent(JobError::new("input_invalid", "the input has no media key"))
+        })?;
+        Ok(self.media.get(key, self.max_media_bytes).await?)
+    }
+}
+
+fn unavailable(modality: &'static str) -> Part {
+    Part::Unavailable {
+        modality,
+        reason: format!("no {modality} model is configured in the model repository"),
+    }
+}
+
+fn tagged(model: &str, sizes: &[usize]) -> Vec<(String, usize)> {
+    sizes.iter().map(|&s| (model.to_owned(), s)).collect()
+}
+
+fn internal(e: serde_json::Error) -> Failure {
+    Failure::from(ModelError::Ort {
+        model: "result".into(),
+        operation: "serialise",
+        message: e.to_string(),
+    })
 }

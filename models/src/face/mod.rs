@@ -6,16 +6,18 @@ pub mod crop;
 pub mod detect;
 
 use crate::affect::{read_scores, round4, Reading};
+use crate::blocking::{blocking, unshare, DECODER_CRASHED};
 use crate::image_input::{self, ImageLimits};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{Manifest, Task};
-use crate::offload::{blocking, unshare};
 pub use crate::tensor_lane::BatchOverrides;
 use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
 use crate::{Device, ModelError, Repository, Runtime};
 use detect::BoundingBox;
 use serde::Serialize;
 use std::sync::Arc;
+
+/// Error code of a panic while decoding or cropping an image (a decoder bug on hostile input).
 
 /// Per-job face settings.
 #[derive(Debug, Clone, Copy)]
@@ -143,7 +145,7 @@ impl FacePipeline {
     ) -> Result<FaceAnalysis, ModelError> {
         let det = self.detector_manifest.clone();
         let limits = self.limits.clone();
-        let (width, height, tensor, gray) = blocking(move || {
+        let (width, height, tensor, gray) = blocking(DECODER_CRASHED, move || {
             let img = image_input::decode(bytes.as_ref(), &limits)?;
             let tensor = detect::to_tensor(&img, det.image());
             Ok((img.width(), img.height(), tensor, img.into_luma8()))
@@ -173,7 +175,7 @@ impl FacePipeline {
 
         let emo = self.emotion_manifest.clone();
         let boxes: Vec<BoundingBox> = detections.iter().map(|d| d.bbox).collect();
-        let crops = blocking(move || {
+        let crops = blocking(DECODER_CRASHED, move || {
             Ok(boxes
                 .iter()
                 .map(|b| crop::to_tensor(&gray, b, emo.image()))

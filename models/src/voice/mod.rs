@@ -24,12 +24,12 @@ pub use prosody::SegmentProsody;
 pub use summary::Summary;
 
 use crate::affect::{read_scores, Reading};
+use crate::blocking::{blocking, unshare, DECODER_CRASHED};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{AudioPreprocess, Manifest, Task};
-use crate::offload::{blocking, unshare};
 use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
 use crate::{Device, InputError, ModelError, Repository, Runtime};
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesOrdered, StreamExt};
 use prosody::{round3, Frame};
 use segment::Window;
 use serde::Serialize;
@@ -155,7 +155,10 @@ impl VoicePipeline {
         let limits = self.limits.clone();
         let prepared = {
             let audio = audio.clone();
-            blocking(move || prepare(bytes.as_ref(), &limits, &audio, hop)).await?
+            blocking(DECODER_CRASHED, move || {
+                prepare(bytes.as_ref(), &limits, &audio, hop)
+            })
+            .await?
         };
         if cancel.is_cancelled() {
             return Err(ModelError::Abandoned);
@@ -164,13 +167,25 @@ impl VoicePipeline {
         // every job, and model inputs are built only as they are sent.
         let in_flight = self.lane.config().max_batch.max(1);
         let signal = &prepared.signal;
-        let answers: Vec<_> = stream::iter(prepared.kept.iter().map(|(w, _)| {
-            self.lane
-                .infer(model_window(signal, *w, &audio), interactive, cancel)
-        }))
-        .buffered(in_flight)
-        .collect()
-        .await;
+        // A plain loop over `FuturesOrdered` rather than `stream::iter(..).buffered(..)`: a stream
+        // holding a closure across the await makes the job future fail rustc's `Send` proof.
+        let mut pending = FuturesOrdered::new();
+        let mut windows = prepared.kept.iter();
+        let mut answers = Vec::with_capacity(prepared.kept.len());
+        loop {
+            while pending.len() < in_flight {
+                let Some((w, _)) = windows.next() else { break };
+                pending.push_back(self.lane.infer(
+                    model_window(signal, *w, &audio),
+                    interactive,
+                    cancel,
+                ));
+            }
+            match pending.next().await {
+                Some(answer) => answers.push(answer),
+                None => break,
+            }
+        }
 
         let rate = f64::from(audio.sample_rate);
         let mut segments = Vec::with_capacity(answers.len());

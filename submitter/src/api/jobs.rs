@@ -1,22 +1,44 @@
 //! `POST /v1/jobs` (submit) and `GET /v1/jobs/{id}` (poll).
 
 use super::error::ApiError;
-use super::{multipart, AppState};
+use super::{json_body, multipart, AppState};
 use crate::intake::Submission;
-use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use soyl_jobs::{Job, JobId};
 
-/// Accepts a job: `202 {"job_id", "status", "links"}` with a `Location` header.
-pub async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Multipart,
-) -> Result<Response, ApiError> {
-    let parts = multipart::read(form, state.limits.max_inputs).await?;
+/// Accepts a job, as multipart form data (files, texts, options) or JSON (texts, options):
+/// `202 {"job_id", "status", "links"}` with a `Location` header.
+pub async fn submit(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let headers = request.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let limits = &state.limits;
+    let parts = if content_type.starts_with("multipart/form-data") {
+        let form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+        multipart::read(form, limits.max_inputs, limits.max_text_bytes).await?
+    } else if content_type.starts_with("application/json") {
+        let bytes = Bytes::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))?;
+        json_body::read(&bytes, limits.max_inputs, limits.max_text_bytes)?
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            "send multipart/form-data (file, text and options parts) or application/json \
+             ({\"inputs\": [{\"text\": \"...\"}], \"options\": {...}})",
+        ));
+    };
     if parts.files.is_empty() && parts.texts.is_empty() {
         return Err(ApiError::bad_request(
             "no_inputs",

@@ -4,6 +4,7 @@
 pub mod error;
 mod health;
 mod jobs;
+mod json_body;
 mod multipart;
 
 use crate::intake::Intake;

@@ -1,6 +1,6 @@
 //! Reading a `multipart/form-data` job submission: `file` parts (one or more; any part with a
 //! file name counts as a file), `text` parts (inline text inputs), and at most one `options` part
-//! holding the job options as JSON.
+//! holding the job options as JSON. Also the limits both submission forms share.
 
 use super::error::ApiError;
 use crate::intake::Upload;
@@ -19,8 +19,36 @@ pub struct Parts {
     pub options: Option<JobOptions>,
 }
 
-/// Reads every part, enforcing `max_inputs`.
-pub async fn read(mut multipart: Multipart, max_inputs: usize) -> Result<Parts, ApiError> {
+/// 413 for a job with more than `max_inputs` inputs.
+pub fn too_many_inputs(max_inputs: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_many_inputs",
+        format!("a job holds at most {max_inputs} inputs"),
+    )
+}
+
+/// 413 for a text over `max_text_bytes` (UTF-8 bytes).
+pub fn check_text(text: &str, max_text_bytes: usize) -> Result<(), ApiError> {
+    if text.len() > max_text_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text_too_long",
+            format!(
+                "text is {} bytes, over the limit of {max_text_bytes}",
+                text.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads every part, enforcing `max_inputs` and `max_text_bytes`.
+pub async fn read(
+    mut multipart: Multipart,
+    max_inputs: usize,
+    max_text_bytes: usize,
+) -> Result<Parts, ApiError> {
     let mut parts = Parts::default();
     while let Some(field) = multipart.next_field().await? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -43,7 +71,11 @@ pub async fn read(mut multipart: Multipart, max_inputs: usize) -> Result<Parts, 
                 })?;
                 parts.options = Some(options);
             }
-            ("text", None) => parts.texts.push(field.text().await?),
+            ("text", None) => {
+                let text = field.text().await?;
+                check_text(&text, max_text_bytes)?;
+                parts.texts.push(text);
+            }
             (_, filename @ Some(_)) | ("file", filename @ None) => {
                 let bytes = field.bytes().await?;
                 parts.files.push(Upload { bytes, filename });
@@ -56,11 +88,7 @@ pub async fn read(mut multipart: Multipart, max_inputs: usize) -> Result<Parts, 
             }
         }
         if parts.files.len() + parts.texts.len() > max_inputs {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_many_inputs",
-                format!("a job holds at most {max_inputs} inputs"),
-            ));
+            return Err(too_many_inputs(max_inputs));
         }
     }
     Ok(parts)

@@ -1,20 +1,24 @@
-//! Helpers every pipeline uses between the async side and the threads that do the work:
-//! [`blocking`] moves CPU-heavy decoding onto tokio's blocking pool, [`unshare`] turns a lane's
-//! shared batch error into an owned one. Called by the face and voice pipelines.
+//! Helpers every pipeline shares for leaving the async runtime and coming back: CPU-heavy steps
+//! (image decoding, cropping, tokenization) run on tokio's blocking pool, and lane errors shared
+//! across a batch become owned errors again. Used by every pipeline.
 
 use crate::{InputError, ModelError};
 use std::sync::Arc;
 
-/// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder bug on hostile input)
-/// becomes an input error instead of taking the worker down.
+/// Code for a media decoder (image or audio) that panicked on an input.
+pub(crate) const DECODER_CRASHED: &str = "media_decoder_crashed";
+
+/// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder or tokenizer bug on
+/// hostile input) becomes an input error with `crash_code` instead of taking the worker down.
 pub(crate) async fn blocking<T: Send + 'static>(
+    crash_code: &'static str,
     f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
 ) -> Result<T, ModelError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result.map_err(ModelError::Input),
         Err(e) => Err(ModelError::Input(InputError::new(
-            "media_decoder_crashed",
-            format!("the decoder failed on this input: {e}"),
+            crash_code,
+            format!("processing this input failed: {e}"),
         ))),
     }
 }
