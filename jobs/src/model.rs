@@ -253,13 +253,13 @@ pub struct TextOptions {
 }
 
 /// What a client asked for beyond the inputs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobOptions {
     /// Analyses to run; all that apply to the inputs when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modalities: Option<Vec<Modality>>,
-    /// Whether to fuse the modalities into one valence/arousal reading.
+    /// Whether to fuse the modalities into one valence/arousal reading (default true).
     pub fuse: bool,
     /// Face-pipeline settings.
     pub face: FaceOptions,
@@ -278,6 +278,22 @@ pub struct JobOptions {
     /// Client data, returned as given.
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub metadata: serde_json::Value,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            modalities: None,
+            fuse: true,
+            face: FaceOptions::default(),
+            voice: VoiceOptions::default(),
+            text: TextOptions::default(),
+            priority: Priority::default(),
+            callback_url: None,
+            batch_id: None,
+            metadata: serde_json::Value::Null,
+        }
+    }
 }
 
 /// Why a job failed: a stable machine-readable code and a human sentence.

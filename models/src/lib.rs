@@ -14,6 +14,7 @@ pub mod affect;
 mod blocking;
 mod error;
 pub mod face;
+pub mod fusion;
 pub mod image_input;
 pub mod lane;
 pub mod manifest;

@@ -304,6 +304,12 @@ impl Manifest {
         self.text.as_ref().map(|t| self.dir.join(&t.tokenizer))
     }
 
+    /// False when every label's arousal is 0: such a model (e.g. a sentiment lexicon) does not
+    /// measure arousal, and fusion must not read its zeros as "calm".
+    pub fn measures_arousal(&self) -> bool {
+        self.affect.values().any(|[_, arousal]| *arousal != 0.0)
+    }
+
     /// `[valence, arousal]` for a label, if the manifest maps it.
     pub fn affect_of(&self, label: &str) -> Option<[f32; 2]> {
         self.affect.get(label).copied()

@@ -122,6 +122,9 @@ pub struct WorkerArgs {
     /// First redelivery delay after a transient failure, in milliseconds (doubles per attempt).
     #[arg(long, env = "SOYL_RETRY_BASE_MS", default_value_t = 1000)]
     pub retry_base_ms: u64,
+    /// Fusion weight per modality, as `face=1,voice=0.8,text=0.6` (other sources weigh 1).
+    #[arg(long, env = "SOYL_FUSION_WEIGHTS", default_value = "face=1,voice=0.8,text=0.6", value_parser = parse_weights)]
+    pub fusion_weights: soyl_models::fusion::Weights,
     /// Run no worker in this process (API only; jobs wait in the queue).
     #[arg(long, env = "SOYL_NO_WORKER", default_value_t = false)]
     pub no_worker: bool,
@@ -136,6 +139,10 @@ pub struct ApiLimits {
     /// Most inputs (files and texts) in one job.
     #[arg(long, env = "SOYL_MAX_INPUTS", default_value_t = 16)]
     pub max_inputs: usize,
+    /// How long `/analyzeFace`, `/analyzeVoice` and `/analyzeText` wait for the result before
+    /// answering 202 with the job id, in milliseconds (keep under API Gateway's 29 s).
+    #[arg(long, env = "SOYL_SYNC_DEADLINE_MS", default_value_t = 25_000)]
+    pub sync_deadline_ms: u64,
     /// Longest text input, in UTF-8 bytes; longer texts get 413 `text_too_long`.
     #[arg(long, env = "SOYL_MAX_TEXT_BYTES", default_value_t = 1024 * 1024)]
     pub max_text_bytes: usize,
@@ -183,4 +190,23 @@ pub struct JobArgs {
     #[command(flatten)]
     /// Server.
     pub server: ServerArgs,
+}
+
+/// Parses `name=weight,name=weight`.
+fn parse_weights(text: &str) -> Result<soyl_models::fusion::Weights, String> {
+    let mut weights = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?}: expected name=weight"))?;
+        let weight: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{pair:?}: weight is not a number"))?;
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(format!("{pair:?}: weight must be >= 0"));
+        }
+        weights.insert(name.trim().to_owned(), weight);
+    }
+    Ok(soyl_models::fusion::Weights(weights))
 }

@@ -75,6 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         queue,
         limits: args.limits.clone(),
         ready: ready.clone(),
+        fusion_weights: args.worker.fusion_weights.clone(),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -162,6 +163,7 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
         max_media_bytes: args.limits.max_upload_bytes as u64,
         stop_timeout: Duration::from_secs(w.stop_timeout_s),
         retry_base: Duration::from_millis(w.retry_base_ms),
+        fusion_weights: w.fusion_weights.clone(),
     }
 }
 

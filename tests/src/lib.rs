@@ -19,6 +19,12 @@ pub fn face_photo(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// A voice fixture from `models/testdata/voice/` (espeak-ng speech, see the script there).
+pub fn voice_fixture(name: &str) -> Vec<u8> {
+    let path = repo_root().join("models/testdata/voice").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
 /// The `soyl` binary next to the running test executable (target/<profile>/soyl).
 pub fn soyl_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -175,6 +181,61 @@ impl Client {
             .send()
             .await
             .expect("POST /v1/jobs");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Submits a multipart job with files and text parts; returns (status, body).
+    pub async fn submit_mixed(
+        &self,
+        files: &[(&str, Vec<u8>)],
+        texts: &[&str],
+        options: Option<Value>,
+    ) -> (u16, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, bytes) in files {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+            );
+        }
+        for text in texts {
+            form = form.text("text", text.to_string());
+        }
+        if let Some(options) = options {
+            form = form.text("options", options.to_string());
+        }
+        self.send(
+            self.http
+                .post(format!("{}/v1/jobs", self.url))
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// POSTs JSON to `path`; returns (status, body).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.url)).json(body))
+            .await
+    }
+
+    /// POSTs one multipart file to `path`; returns (status, body).
+    pub async fn post_file(&self, path: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+        );
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.url))
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// Sends a request; returns (status, JSON body or null).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

@@ -6,7 +6,9 @@ use crate::{Failure, Pipelines};
 use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use soyl_jobs::{Input, InputKind, Job, JobError, MediaStore, Modality, TextGranularity};
+use soyl_models::affect::{round4, Reading};
 use soyl_models::face::FaceParams;
+use soyl_models::fusion::{fuse, Source, Weights};
 use soyl_models::text::{Granularity, TextParams};
 use soyl_models::voice::VoiceParams;
 use soyl_models::{CancelToken, ModelError};
@@ -19,17 +21,20 @@ pub const RESULT_VERSION: u32 = 1;
 /// Runs jobs through the pipelines.
 pub struct Analyzer {
     pipelines: Arc<Pipelines>,
+    weights: Weights,
     media: Arc<dyn MediaStore>,
     max_media_bytes: u64,
 }
 
 /// What one input produced.
 enum Part {
-    /// A reading: `body` goes to `result[modality][]`; `batches` are (model, batch size) pairs.
+    /// A reading: `body` goes to `result[modality][]`; `batches` are (model, batch size) pairs;
+    /// `source` is what this input contributes to fusion (None: nothing to fuse, e.g. no face).
     Done {
         modality: &'static str,
         body: Value,
         batches: Vec<(String, usize)>,
+        source: Option<Source>,
     },
     /// The input's modality has no model configured.
     Unavailable {
@@ -51,11 +56,13 @@ impl Analyzer {
     /// An analyzer reading media from `media`, refusing objects over `max_media_bytes`.
     pub fn new(
         pipelines: Arc<Pipelines>,
+        weights: Weights,
         media: Arc<dyn MediaStore>,
         max_media_bytes: u64,
     ) -> Self {
         Analyzer {
             pipelines,
+            weights,
             media,
             max_media_bytes,
         }
@@ -79,6 +86,7 @@ impl Analyzer {
         let mut readings: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
         let mut unavailable = Vec::new();
         let mut batch_sizes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut sources: BTreeMap<&'static str, Vec<Source>> = BTreeMap::new();
         for part in parts {
             match part? {
                 (
@@ -87,9 +95,11 @@ impl Analyzer {
                         modality,
                         mut body,
                         batches,
+                        source,
                     },
                 ) => {
                     body["input"] = json!(input);
+                    sources.entry(modality).or_default().extend(source);
                     readings.entry(modality).or_default().push(body);
                     for (model, size) in batches {
                         batch_sizes.entry(model).or_default().push(size);
@@ -123,6 +133,13 @@ impl Analyzer {
         }
         if !unavailable.is_empty() {
             result.insert("unavailable".into(), Value::from(unavailable));
+        }
+        if job.options.fuse {
+            let per_modality: Vec<Source> = sources
+                .iter()
+                .filter_map(|(m, s)| mean_source(m, s))
+                .collect();
+            result.insert("fused".into(), json!(fuse(&per_modality, &self.weights)));
         }
         // Only the models that produced this result, with their versions.
         let mut models = self.pipelines.models();
@@ -169,11 +186,18 @@ impl Analyzer {
                 let [(detector, _), (emotion, _)] = pipeline.models();
                 let mut batches = vec![(detector.to_owned(), a.detector_batch)];
                 batches.extend(a.emotion_batches.iter().map(|&b| (emotion.to_owned(), b)));
+                let readings: Vec<Source> = a
+                    .faces
+                    .iter()
+                    .map(|f| reading_source("face", &f.reading, true))
+                    .collect();
+                let source = mean_source("face", &readings);
                 let body = json!({"width": a.width, "height": a.height, "faces": a.faces});
                 Ok(Part::Done {
                     modality: "face",
                     body,
                     batches,
+                    source,
                 })
             }
             InputKind::Audio if wanted(Modality::Voice) => {
@@ -189,11 +213,16 @@ impl Analyzer {
                     .await
                     .map_err(Failure::from)?;
                 let batches = tagged(pipeline.models()[0].0, &a.batch_sizes);
+                let source = match (&a.summary.reading, a.summary.no_speech) {
+                    (Some(r), false) => Some(reading_source("voice", r, true)),
+                    _ => None,
+                };
                 let body = serde_json::to_value(&a).map_err(internal)?;
                 Ok(Part::Done {
                     modality: "voice",
                     body,
                     batches,
+                    source,
                 })
             }
             InputKind::Text if wanted(Modality::Text) => {
@@ -215,11 +244,21 @@ impl Analyzer {
                     .await
                     .map_err(Failure::from)?;
                 let batches = tagged(pipeline.models()[0].0, &a.batch_sizes);
-                let body = json!({"spans": a.spans, "summary": a.summary});
+                let with_arousal = pipeline.measures_arousal();
+                let source = Some(reading_source("text", &a.summary, with_arousal));
+                let mut body = json!({"spans": a.spans, "summary": a.summary});
+                if !with_arousal {
+                    // The model does not measure arousal: say so (null) rather than print zeros.
+                    body["summary"]["arousal"] = Value::Null;
+                    for span in body["spans"].as_array_mut().into_iter().flatten() {
+                        span["arousal"] = Value::Null;
+                    }
+                }
                 Ok(Part::Done {
                     modality: "text",
                     body,
                     batches,
+                    source,
                 })
             }
             _ => Ok(Part::Skipped),
@@ -232,6 +271,33 @@ impl Analyzer {
         })?;
         Ok(self.media.get(key, self.max_media_bytes).await?)
     }
+}
+
+/// A model reading as a fusion source: its confidence is the probability of its top label.
+fn reading_source(modality: &str, r: &Reading, with_arousal: bool) -> Source {
+    Source {
+        source: modality.to_owned(),
+        valence: r.valence,
+        arousal: with_arousal.then_some(r.arousal),
+        confidence: r.emotions.get(&r.top).copied().unwrap_or(0.0),
+    }
+}
+
+/// Several readings of one modality (faces of an image, inputs of a job) as one source: means of
+/// valence, arousal (where measured) and confidence.
+fn mean_source(modality: &str, sources: &[Source]) -> Option<Source> {
+    if sources.is_empty() {
+        return None;
+    }
+    let n = sources.len() as f64;
+    let arousals: Vec<f64> = sources.iter().filter_map(|s| s.arousal).collect();
+    Some(Source {
+        source: modality.to_owned(),
+        valence: round4(sources.iter().map(|s| s.valence).sum::<f64>() / n),
+        arousal: (!arousals.is_empty())
+            .then(|| round4(arousals.iter().sum::<f64>() / arousals.len() as f64)),
+        confidence: round4(sources.iter().map(|s| s.confidence).sum::<f64>() / n),
+    })
 }
 
 fn unavailable(modality: &'static str) -> Part {

@@ -48,6 +48,8 @@ pub struct WorkerConfig {
     pub stop_timeout: Duration,
     /// First redelivery delay after a transient failure (doubles per receive, capped at 5 min).
     pub retry_base: Duration,
+    /// Per-modality fusion weights.
+    pub fusion_weights: soyl_models::fusion::Weights,
 }
 
 struct Shared {
@@ -67,7 +69,12 @@ pub async fn run(
 ) {
     let (hard_tx, hard_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
-        analyzer: Analyzer::new(pipelines, ports.media.clone(), config.max_media_bytes),
+        analyzer: Analyzer::new(
+            pipelines,
+            config.fusion_weights.clone(),
+            ports.media.clone(),
+            config.max_media_bytes,
+        ),
         ports,
         config,
         hard_stop: hard_rx,

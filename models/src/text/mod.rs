@@ -157,6 +157,11 @@ impl TextPipeline {
         }))
     }
 
+    /// Whether the model's readings carry arousal (see [`Manifest::measures_arousal`]).
+    pub fn measures_arousal(&self) -> bool {
+        self.manifest.measures_arousal()
+    }
+
     /// `(name, version)` of the model this pipeline runs.
     pub fn models(&self) -> [(&str, &str); 1] {
         [(&self.manifest.name, &self.manifest.version)]

@@ -6,6 +6,7 @@ mod health;
 mod jobs;
 mod json_body;
 mod multipart;
+mod seed;
 
 use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub limits: crate::config::ApiLimits,
     /// Inference side, for `/ready`.
     pub ready: ReadyInfo,
+    /// Fusion weights for `/getEmotionState` (the worker uses the same).
+    pub fusion_weights: soyl_models::fusion::Weights,
 }
 
 impl AppState {
@@ -55,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs", post(jobs::submit))
         .route("/v1/jobs/{id}", get(jobs::get_job))
         .route("/health", get(health::health))
+        .route("/getEmotionState", post(seed::get_emotion_state))
+        .route("/analyzeFace", post(seed::analyze_face))
+        .route("/analyzeVoice", post(seed::analyze_voice))
+        .route("/analyzeText", post(seed::analyze_text))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

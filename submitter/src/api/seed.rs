@@ -1,0 +1,169 @@
+//! The original API's endpoints, kept for existing clients: `POST /getEmotionState` fuses readings
+//! the caller already has (the same fusion code as jobs), and `POST /analyzeFace`,
+//! `/analyzeVoice`, `/analyzeText` submit a job restricted to one modality, wait up to the
+//! synchronous deadline (default 25 s, under API Gateway's 29 s), then answer `200` with the
+//! record or `202` with the job id and its polling URL.
+
+use super::error::ApiError;
+use super::jobs::public_view;
+use super::{multipart, AppState};
+use crate::intake::Submission;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use soyl_jobs::{JobOptions, Modality};
+use soyl_models::fusion::{fuse, Source};
+use std::time::{Duration, Instant};
+
+/// `POST /getEmotionState`: `{"modules": [{"valence", "arousal", "confidence", "source"}]}`.
+pub async fn get_emotion_state(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("body is not JSON: {e}")))?;
+    let sources = modules(&value)?;
+    Ok(Json(json!(fuse(&sources, &state.fusion_weights))))
+}
+
+fn invalid(field: String, what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        format!("{field} {what}"),
+    )
+}
+
+/// Validates the modules, naming the first bad field.
+fn modules(body: &Value) -> Result<Vec<Source>, ApiError> {
+    let list = body
+        .get("modules")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("modules".into(), "must be an array of readings"))?;
+    if list.is_empty() || list.len() > 64 {
+        return Err(invalid("modules".into(), "must hold 1 to 64 readings"));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let field = |name: &str| format!("modules[{i}].{name}");
+            let number = |name: &str, lo: f64, hi: f64| -> Result<Option<f64>, ApiError> {
+                match m.get(name) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(v) => v
+                        .as_f64()
+                        .filter(|x| (lo..=hi).contains(x))
+                        .map(Some)
+                        .ok_or_else(|| {
+                            invalid(field(name), &format!("must be a number from {lo} to {hi}"))
+                        }),
+                }
+            };
+            let valence = number("valence", -1.0, 1.0)?
+                .ok_or_else(|| invalid(field("valence"), "is required"))?;
+            let arousal = number("arousal", -1.0, 1.0)?;
+            let confidence = number("confidence", 0.0, 1.0)?.unwrap_or(1.0);
+            let source = match m.get("source") {
+                None | Some(Value::Null) => format!("module{i}"),
+                Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => s.clone(),
+                Some(_) => {
+                    return Err(invalid(
+                        field("source"),
+                        "must be a string of 1 to 64 characters",
+                    ))
+                }
+            };
+            Ok(Source {
+                source,
+                valence,
+                arousal,
+                confidence,
+            })
+        })
+        .collect()
+}
+
+/// `POST /analyzeFace`: a multipart image.
+pub async fn analyze_face(
+    State(state): State<AppState>,
+    form: Multipart,
+) -> Result<Response, ApiError> {
+    let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
+    if parts.files.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_inputs",
+            "send the image as a multipart file part",
+        ));
+    }
+    submit_and_wait(&state, parts.files, Vec::new(), Modality::Face).await
+}
+
+/// `POST /analyzeVoice`: a multipart audio file (WAV, MP3, FLAC, OGG, M4A).
+pub async fn analyze_voice(
+    State(state): State<AppState>,
+    form: Multipart,
+) -> Result<Response, ApiError> {
+    let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
+    if parts.files.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_inputs",
+            "send the audio as a multipart file part",
+        ));
+    }
+    submit_and_wait(&state, parts.files, Vec::new(), Modality::Voice).await
+}
+
+/// `POST /analyzeText`: `{"text": "..."}`.
+pub async fn analyze_text(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("body is not JSON: {e}")))?;
+    let text = value
+        .get("text")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("text".into(), "must be a string"))?
+        .to_owned();
+    multipart::check_text(&text, state.limits.max_text_bytes)?;
+    submit_and_wait(&state, Vec::new(), vec![text], Modality::Text).await
+}
+
+async fn submit_and_wait(
+    state: &AppState,
+    files: Vec<crate::intake::Upload>,
+    texts: Vec<String>,
+    modality: Modality,
+) -> Result<Response, ApiError> {
+    let options = JobOptions {
+        modalities: Some(vec![modality]),
+        fuse: false,
+        ..JobOptions::default()
+    };
+    let submission = Submission {
+        tenant: state.tenant(),
+        files,
+        texts,
+        options,
+        idempotency_key: None,
+    };
+    let (job, _) = state.intake.submit(submission).await?;
+    let deadline = Instant::now() + Duration::from_millis(state.limits.sync_deadline_ms);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(current) = state.store.get(&job.tenant, &job.id).await? {
+            if current.status.is_terminal() {
+                return Ok((StatusCode::OK, Json(public_view(&current))).into_response());
+            }
+        }
+        if Instant::now() + pause >= deadline {
+            let location = format!("/v1/jobs/{}", job.id);
+            let body = json!({"job_id": job.id, "status": "queued", "links": {"self": location}});
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
