@@ -17,7 +17,7 @@ soyl="$CARGO_TARGET_DIR/release/soyl"
 if [ $# -gt 0 ]; then files=("$@"); else files=("$root"/../shared/media/faces/*.jpg); fi
 data=$(mktemp -d)
 log="$data/serve.log"
-"$soyl" serve --listen 127.0.0.1:0 --data-dir "$data" >"$data/stdout" 2>"$log" &
+"$soyl" serve --auth disabled --listen 127.0.0.1:0 --data-dir "$data" >"$data/stdout" 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 300); do

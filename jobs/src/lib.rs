@@ -13,11 +13,13 @@
 pub mod conformance;
 pub mod embedded;
 mod error;
+pub mod keys;
 mod media_key;
 mod model;
 mod ports;
 
 pub use error::{Error, Result};
+pub use keys::{ApiKey, KeyStore};
 pub use media_key::MediaKey;
 pub use model::{
     FaceOptions, Input, InputKind, Job, JobError, JobId, JobOptions, Lease, Modality, Priority,

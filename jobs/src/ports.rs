@@ -147,4 +147,6 @@ pub trait JobStore: Send + Sync {
     async fn cancel(&self, tenant: &Tenant, id: &JobId) -> Result<CancelOutcome>;
     /// The tenant's jobs matching `filter`, in id (creation) order.
     async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page>;
+    /// How many of the tenant's jobs are `queued` or `running` (for the concurrent-job quota).
+    async fn count_active(&self, tenant: &Tenant) -> Result<u64>;
 }

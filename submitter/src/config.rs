@@ -44,6 +44,64 @@ pub enum Command {
     Status(JobArgs),
     /// Wait for a job to finish and print its record.
     Wait(JobArgs),
+    /// Manage API keys in a data directory (create prints the key once).
+    Keys(KeysArgs),
+}
+
+/// Whether the API requires keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Every request needs `Authorization: Bearer <key>` (the default).
+    Enabled,
+    /// No keys; every caller is tenant `default`. For local use only.
+    Disabled,
+}
+
+/// `soyl keys`.
+#[derive(Debug, Clone, Args)]
+pub struct KeysArgs {
+    /// Folder of the embedded backends (the same as `soyl serve --data-dir`).
+    #[arg(
+        long,
+        env = "SOYL_DATA_DIR",
+        default_value = "soyl-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Key actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysAction {
+    /// Create a key for a tenant and print it (it is not shown again).
+    Create {
+        /// Tenant the key acts for (a-z 0-9 _ -).
+        #[arg(long)]
+        tenant: String,
+        /// A label for the key.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Requests per second for this key (default: the server's --rate-limit-per-s).
+        #[arg(long)]
+        rate_per_s: Option<f64>,
+        /// Most queued + running jobs through this key (default: --max-concurrent-jobs).
+        #[arg(long)]
+        max_concurrent_jobs: Option<u64>,
+    },
+    /// List keys (ids, tenants, limits, revocation), never secrets.
+    List {
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a key by id; it stops working on the next request.
+    Revoke {
+        /// The key id (from `list`).
+        id: String,
+    },
 }
 
 /// Settings of `soyl serve`.
@@ -143,6 +201,18 @@ pub struct ApiLimits {
     /// answering 202 with the job id, in milliseconds (keep under API Gateway's 29 s).
     #[arg(long, env = "SOYL_SYNC_DEADLINE_MS", default_value_t = 25_000)]
     pub sync_deadline_ms: u64,
+    /// Require API keys (`enabled`) or not (`disabled`: every caller is tenant `default`; local use only).
+    #[arg(long, env = "SOYL_AUTH", value_enum, default_value = "enabled")]
+    pub auth: AuthMode,
+    /// Requests per second per API key (token bucket), unless the key sets its own.
+    #[arg(long, env = "SOYL_RATE_LIMIT_PER_S", default_value_t = 50.0)]
+    pub rate_limit_per_s: f64,
+    /// Requests a key may make in a burst.
+    #[arg(long, env = "SOYL_RATE_LIMIT_BURST", default_value_t = 100.0)]
+    pub rate_limit_burst: f64,
+    /// Most queued + running jobs per tenant, unless the key sets its own; more get 429.
+    #[arg(long, env = "SOYL_MAX_CONCURRENT_JOBS", default_value_t = 10_000)]
+    pub max_concurrent_jobs: u64,
     /// Longest text input, in UTF-8 bytes; longer texts get 413 `text_too_long`.
     #[arg(long, env = "SOYL_MAX_TEXT_BYTES", default_value_t = 1024 * 1024)]
     pub max_text_bytes: usize,

@@ -41,6 +41,9 @@ pub enum IntakeError {
     /// A storage port failed.
     #[error(transparent)]
     Store(#[from] soyl_jobs::Error),
+    /// The idempotency key was used before with a different request.
+    #[error("idempotency key already used for job {0} with a different request")]
+    IdempotencyConflict(soyl_jobs::JobId),
     /// The record was written but the message could not be queued; the job was marked failed.
     #[error("the job could not be queued: {0}")]
     Enqueue(soyl_jobs::Error),
@@ -71,8 +74,13 @@ impl Intake {
     /// Stores, records and enqueues a job. Returns the job and whether it is new (false: the
     /// idempotency key named an existing job, which is returned instead).
     pub async fn submit(&self, submission: Submission) -> Result<(Job, bool), IntakeError> {
+        let request_hash = submission
+            .idempotency_key
+            .as_ref()
+            .map(|_| request_hash(&submission));
         let mut job = Job::new(submission.tenant.clone(), Vec::new(), submission.options);
         job.idempotency_key = submission.idempotency_key;
+        job.request_hash = request_hash;
         for (index, upload) in submission.files.into_iter().enumerate() {
             let key = MediaKey::for_input(job.tenant.as_str(), &job.id, index);
             let kind = sniff::kind_of(&upload.bytes);
@@ -96,6 +104,10 @@ impl Intake {
             });
         }
         if let CreateOutcome::Existing(existing) = self.store.create(&job).await? {
+            // Same key, same request: the same job. Same key, another request: a client bug.
+            if existing.request_hash != job.request_hash {
+                return Err(IntakeError::IdempotencyConflict(existing.id));
+            }
             return Ok((*existing, false));
         }
         let message = QueueMessage {
@@ -116,4 +128,21 @@ impl Intake {
         tracing::info!(job_id = %job.id, tenant = %job.tenant, inputs = job.inputs.len(), "job accepted");
         Ok((job, true))
     }
+}
+
+/// SHA-256 over everything that defines a submission (files, texts, options), for telling a
+/// retried request from a different one under the same idempotency key.
+fn request_hash(submission: &Submission) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for upload in &submission.files {
+        hash.update((upload.bytes.len() as u64).to_le_bytes());
+        hash.update(&upload.bytes);
+    }
+    for text in &submission.texts {
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(text.as_bytes());
+    }
+    hash.update(serde_json::to_vec(&submission.options).unwrap_or_default());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

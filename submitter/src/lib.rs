@@ -10,5 +10,6 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod intake;
+pub mod keys;
 pub mod serve;
 pub mod sniff;

@@ -2,12 +2,15 @@
 //! file for queue and jobs, a media directory). SIGINT/SIGTERM stop the listener and drain the
 //! worker (in-flight jobs finish within the stop timeout or are released for redelivery).
 
+use crate::api::auth::{Auth, Limits};
 use crate::api::{self, AppState, ReadyInfo};
-use crate::config::{ApiLimits, InferenceArgs, ServeArgs};
+use crate::config::{ApiLimits, AuthMode, InferenceArgs, ServeArgs};
 use crate::intake::Intake;
 use anyhow::Context;
-use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
-use soyl_jobs::{JobQueue, JobStore, MediaStore};
+use soyl_jobs::embedded::{
+    MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteKeyStore, SqliteQueue,
+};
+use soyl_jobs::{JobQueue, JobStore, KeyStore, MediaStore};
 use soyl_models::face::BatchOverrides;
 use soyl_models::image_input::ImageLimits;
 use soyl_models::runtime::RuntimeOptions;
@@ -37,6 +40,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(args.data_dir.join("media"))?);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let in_flight = Arc::new(soyl_worker::InFlight::default());
     let (worker, ready) = if args.worker.no_worker {
         let ready = ReadyInfo {
             models: Default::default(),
@@ -56,6 +60,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             dead_letters: Some(dead_letters),
             store: store.clone(),
             media: media.clone(),
+            in_flight: in_flight.clone(),
         };
         let config = worker_config(&args);
         (
@@ -69,13 +74,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     };
 
+    let auth = match args.limits.auth {
+        AuthMode::Enabled => Some(Arc::new(SqliteKeyStore::open(&db).await?) as Arc<dyn KeyStore>),
+        AuthMode::Disabled => {
+            tracing::warn!("authentication is DISABLED (--auth disabled): every caller is tenant `default`; use only locally");
+            None
+        }
+    };
+    let limits = Limits {
+        rate_per_s: args.limits.rate_limit_per_s,
+        burst: args.limits.rate_limit_burst,
+        max_concurrent_jobs: args.limits.max_concurrent_jobs,
+    };
     let state = AppState {
+        auth: Arc::new(Auth::new(auth, limits)),
         intake: Intake::new(queue.clone(), store.clone(), media),
         store,
         queue,
         limits: args.limits.clone(),
         ready: ready.clone(),
         fusion_weights: args.worker.fusion_weights.clone(),
+        in_flight: (!args.worker.no_worker).then_some(in_flight),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -77,6 +77,12 @@ impl Server {
             ])
             .arg(data_dir)
             .args(extra)
+            // Tests that exercise authentication pass their own `--auth`.
+            .args(if extra.contains(&"--auth") {
+                &[][..]
+            } else {
+                &["--auth", "disabled"][..]
+            })
             .env("SOYL_LOG", "info,ort=error")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
@@ -141,6 +147,22 @@ impl Server {
     pub fn client(&self) -> Client {
         Client {
             http: reqwest::Client::new(),
+            url: self.url.clone(),
+        }
+    }
+
+    /// A client that sends `Authorization: Bearer <key>`.
+    pub fn client_with_key(&self, key: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().expect("header value"),
+        );
+        Client {
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("client"),
             url: self.url.clone(),
         }
     }
@@ -297,4 +319,21 @@ fn unique() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
+}
+
+/// Runs `soyl keys --data-dir DIR ARGS...` and returns its stdout (the key, for `create`).
+pub fn soyl_keys(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(soyl_binary())
+        .arg("keys")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("running soyl keys");
+    assert!(
+        out.status.success(),
+        "soyl keys {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

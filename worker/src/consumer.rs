@@ -15,6 +15,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// The storage ports the worker uses.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct WorkerPorts {
     pub store: Arc<dyn JobStore>,
     /// Media.
     pub media: Arc<dyn MediaStore>,
+    /// Running jobs of this process, for immediate cancellation from the API.
+    pub in_flight: Arc<crate::InFlight>,
 }
 
 /// Worker settings (filled from the binary's command line).
@@ -146,10 +149,15 @@ async fn poll(
             Ok(deliveries) => {
                 for (delivery, permit) in deliveries.into_iter().zip(permits.drain(..)) {
                     let shared = shared.clone();
-                    tasks.spawn(async move {
-                        handle(&shared, delivery).await;
-                        drop(permit);
-                    });
+                    // Every log line of the job's work carries its id (JSON logs show span fields).
+                    let span = tracing::info_span!("job", job_id = %delivery.message.job_id);
+                    tasks.spawn(
+                        async move {
+                            handle(&shared, delivery).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
                 }
             }
             Err(e) => {
@@ -204,6 +212,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     tracing::info!(job_id = %id, attempt = job.attempts, receive_count = delivery.receive_count, "job claimed");
 
     let cancel = CancelToken::new();
+    let _registered = ports.in_flight.register(id, cancel.clone());
     let heartbeat = tokio::spawn(heartbeat(
         ports.clone(),
         delivery.clone(),

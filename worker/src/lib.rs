@@ -11,8 +11,10 @@ pub mod analyze;
 pub mod consumer;
 pub mod dead_letters;
 mod failure;
+pub mod in_flight;
 pub mod pipelines;
 
 pub use consumer::{run, WorkerConfig, WorkerPorts};
 pub use failure::Failure;
+pub use in_flight::InFlight;
 pub use pipelines::{PipelineConfig, Pipelines};

@@ -305,6 +305,19 @@ impl JobStore for SqliteJobStore {
         .await
     }
 
+    async fn count_active(&self, tenant: &Tenant) -> Result<u64> {
+        let tenant = tenant.as_str().to_owned();
+        self.db
+            .call("count active jobs", move |conn| {
+                conn.prepare_cached(
+                    "SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND status IN ('queued', 'running')",
+                )?
+                .query_row(params![tenant], |row| row.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+            })
+            .await
+    }
+
     async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page> {
         let limit = match filter.limit {
             0 => DEFAULT_PAGE,

@@ -7,10 +7,12 @@
 
 mod db;
 mod job_store;
+mod keys;
 mod media_dir;
 mod queue;
 
 pub use db::SqliteDb;
 pub use job_store::SqliteJobStore;
+pub use keys::SqliteKeyStore;
 pub use media_dir::MediaDir;
 pub use queue::{QueueConfig, SqliteQueue};

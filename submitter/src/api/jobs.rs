@@ -1,19 +1,28 @@
-//! `POST /v1/jobs` (submit) and `GET /v1/jobs/{id}` (poll).
+//! The jobs resource: `POST /v1/jobs` (submit), `GET /v1/jobs/{id}` (poll), `DELETE /v1/jobs/{id}`
+//! (cancel), `GET /v1/jobs` (list).
 
+use super::auth::{check_quota, Caller};
 use super::error::ApiError;
 use super::{json_body, multipart, AppState};
 use crate::intake::Submission;
 use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
-use soyl_jobs::{Job, JobId};
+use soyl_jobs::{CancelOutcome, Job, JobId, ListFilter, Status};
 
 /// Accepts a job, as multipart form data (files, texts, options) or JSON (texts, options):
 /// `202 {"job_id", "status", "links"}` with a `Location` header.
-pub async fn submit(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let headers = request.headers().clone();
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -61,12 +70,13 @@ pub async fn submit(State(state): State<AppState>, request: Request) -> Result<R
         })
         .transpose()?;
     let submission = Submission {
-        tenant: state.tenant(),
+        tenant: caller.tenant.clone(),
         files: parts.files,
         texts: parts.texts,
         options: parts.options.unwrap_or_default(),
         idempotency_key,
     };
+    check_quota(&state, &caller).await?;
     let (job, created) = state.intake.submit(submission).await?;
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (
@@ -85,19 +95,44 @@ pub async fn submit(State(state): State<AppState>, request: Request) -> Result<R
     Ok(response)
 }
 
-/// The job record: status, timestamps, attempts, and `result` or `error` once finished.
+/// The job record: status, timestamps, attempts, and `result` or `error` once finished. Headers
+/// `Soyl-Queue-Seconds` (accepted -> started) and `Soyl-Processing-Seconds` (started -> finished)
+/// are set once known.
 pub async fn get_job(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     // A malformed id is as unknown as a well-formed one that does not exist.
     let id: JobId = id.parse().map_err(|_| ApiError::job_not_found())?;
     let job = state
         .store
-        .get(&state.tenant(), &id)
+        .get(&caller.tenant, &id)
         .await?
         .ok_or_else(ApiError::job_not_found)?;
-    Ok(Json(public_view(&job)))
+    Ok(with_timing_headers(
+        &job,
+        Json(public_view(&job)).into_response(),
+    ))
+}
+
+/// Adds the queue and processing time headers of `job` to `response`.
+pub fn with_timing_headers(job: &Job, mut response: Response) -> Response {
+    let seconds = |a: time::OffsetDateTime, b: time::OffsetDateTime| {
+        format!("{:.3}", (b - a).as_seconds_f64())
+    };
+    let headers = response.headers_mut();
+    if let Some(started) = job.started_at {
+        if let Ok(v) = HeaderValue::from_str(&seconds(job.created_at, started)) {
+            headers.insert("soyl-queue-seconds", v);
+        }
+        if let Some(finished) = job.finished_at {
+            if let Ok(v) = HeaderValue::from_str(&seconds(started, finished)) {
+                headers.insert("soyl-processing-seconds", v);
+            }
+        }
+    }
+    response
 }
 
 /// A job as clients see it: the record without internal fields (lease, request hash).
@@ -108,4 +143,77 @@ pub fn public_view(job: &Job) -> Value {
         obj.remove("request_hash");
     }
     value
+}
+
+/// `DELETE /v1/jobs/{id}`: cancels a queued or running job (a running job's remaining lane work
+/// is skipped). 200 with the record; 409 `already_finished` if it had ended; 404 if unknown.
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: JobId = id.parse().map_err(|_| ApiError::job_not_found())?;
+    match state.store.cancel(&caller.tenant, &id).await? {
+        CancelOutcome::Cancelled(job) => {
+            if let Some(in_flight) = &state.in_flight {
+                in_flight.cancel(&id);
+            }
+            tracing::info!(job_id = %id, "job cancelled");
+            Ok(Json(public_view(&job)).into_response())
+        }
+        CancelOutcome::AlreadyTerminal(status) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_finished",
+            format!("the job already ended: {}", status.as_str()),
+        )),
+        CancelOutcome::NotFound => Err(ApiError::job_not_found()),
+    }
+}
+
+/// Query of `GET /v1/jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only jobs in this status.
+    status: Option<String>,
+    /// Only jobs of this bulk batch.
+    batch_id: Option<String>,
+    /// Page size (default 100, at most 1000).
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/jobs?status=&batch_id=&limit=&cursor=`: the caller's jobs, oldest first, paged.
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<Status>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(str::parse::<JobId>)
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                "cursor is not a cursor from a previous page",
+            )
+        })?;
+    let filter = ListFilter {
+        status,
+        batch_id: q.batch_id,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        after,
+    };
+    let page = state.store.list(&caller.tenant, &filter).await?;
+    let jobs: Vec<Value> = page.jobs.iter().map(public_view).collect();
+    Ok(Json(json!({"jobs": jobs, "next_cursor": page.next})))
 }

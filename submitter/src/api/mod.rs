@@ -1,6 +1,7 @@
 //! The HTTP API: routes and shared state. Handlers live one concept per file; errors go through
 //! [`error::ApiError`], the only place statuses are chosen.
 
+pub mod auth;
 pub mod error;
 mod health;
 mod jobs;
@@ -12,7 +13,7 @@ use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use soyl_jobs::{JobQueue, JobStore, Tenant};
+use soyl_jobs::{JobQueue, JobStore};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -40,28 +41,31 @@ pub struct AppState {
     pub limits: crate::config::ApiLimits,
     /// Inference side, for `/ready`.
     pub ready: ReadyInfo,
+    /// Jobs running in this process (None without a worker), for immediate cancellation.
+    pub in_flight: Option<Arc<soyl_worker::InFlight>>,
+    /// Authentication and rate limits.
+    pub auth: Arc<auth::Auth>,
     /// Fusion weights for `/getEmotionState` (the worker uses the same).
     pub fusion_weights: soyl_models::fusion::Weights,
 }
 
-impl AppState {
-    /// The caller's tenant. Authentication is not configured yet, so every caller is `default`.
-    pub fn tenant(&self) -> Tenant {
-        Tenant::default_tenant()
-    }
-}
-
-/// Builds the router.
+/// Builds the router: protected routes behind [`auth::authenticate`], probes open.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_upload_bytes;
-    Router::new()
-        .route("/v1/jobs", post(jobs::submit))
-        .route("/v1/jobs/{id}", get(jobs::get_job))
-        .route("/health", get(health::health))
+    let protected = Router::new()
+        .route("/v1/jobs", post(jobs::submit).get(jobs::list_jobs))
+        .route("/v1/jobs/{id}", get(jobs::get_job).delete(jobs::cancel_job))
         .route("/getEmotionState", post(seed::get_emotion_state))
         .route("/analyzeFace", post(seed::analyze_face))
         .route("/analyzeVoice", post(seed::analyze_voice))
         .route("/analyzeText", post(seed::analyze_text))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    Router::new()
+        .merge(protected)
+        .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

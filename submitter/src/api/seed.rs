@@ -4,14 +4,15 @@
 //! synchronous deadline (default 25 s, under API Gateway's 29 s), then answer `200` with the
 //! record or `202` with the job id and its polling URL.
 
+use super::auth::{check_quota, Caller};
 use super::error::ApiError;
-use super::jobs::public_view;
+use super::jobs::{public_view, with_timing_headers};
 use super::{multipart, AppState};
 use crate::intake::Submission;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use soyl_jobs::{JobOptions, Modality};
 use soyl_models::fusion::{fuse, Source};
@@ -88,6 +89,7 @@ fn modules(body: &Value) -> Result<Vec<Source>, ApiError> {
 /// `POST /analyzeFace`: a multipart image.
 pub async fn analyze_face(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     form: Multipart,
 ) -> Result<Response, ApiError> {
     let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
@@ -97,12 +99,13 @@ pub async fn analyze_face(
             "send the image as a multipart file part",
         ));
     }
-    submit_and_wait(&state, parts.files, Vec::new(), Modality::Face).await
+    submit_and_wait(&state, &caller, parts.files, Vec::new(), Modality::Face).await
 }
 
 /// `POST /analyzeVoice`: a multipart audio file (WAV, MP3, FLAC, OGG, M4A).
 pub async fn analyze_voice(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     form: Multipart,
 ) -> Result<Response, ApiError> {
     let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
@@ -112,12 +115,13 @@ pub async fn analyze_voice(
             "send the audio as a multipart file part",
         ));
     }
-    submit_and_wait(&state, parts.files, Vec::new(), Modality::Voice).await
+    submit_and_wait(&state, &caller, parts.files, Vec::new(), Modality::Voice).await
 }
 
 /// `POST /analyzeText`: `{"text": "..."}`.
 pub async fn analyze_text(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let value: Value = serde_json::from_slice(&body)
@@ -128,11 +132,12 @@ pub async fn analyze_text(
         .ok_or_else(|| invalid("text".into(), "must be a string"))?
         .to_owned();
     multipart::check_text(&text, state.limits.max_text_bytes)?;
-    submit_and_wait(&state, Vec::new(), vec![text], Modality::Text).await
+    submit_and_wait(&state, &caller, Vec::new(), vec![text], Modality::Text).await
 }
 
 async fn submit_and_wait(
     state: &AppState,
+    caller: &Caller,
     files: Vec<crate::intake::Upload>,
     texts: Vec<String>,
     modality: Modality,
@@ -143,19 +148,21 @@ async fn submit_and_wait(
         ..JobOptions::default()
     };
     let submission = Submission {
-        tenant: state.tenant(),
+        tenant: caller.tenant.clone(),
         files,
         texts,
         options,
         idempotency_key: None,
     };
+    check_quota(state, caller).await?;
     let (job, _) = state.intake.submit(submission).await?;
     let deadline = Instant::now() + Duration::from_millis(state.limits.sync_deadline_ms);
     let mut pause = Duration::from_millis(5);
     loop {
         if let Some(current) = state.store.get(&job.tenant, &job.id).await? {
             if current.status.is_terminal() {
-                return Ok((StatusCode::OK, Json(public_view(&current))).into_response());
+                let response = (StatusCode::OK, Json(public_view(&current))).into_response();
+                return Ok(with_timing_headers(&current, response));
             }
         }
         if Instant::now() + pause >= deadline {
