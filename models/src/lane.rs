@@ -257,14 +257,21 @@ impl<B: Batcher> LaneThread<B> {
 
     fn run_batch(&mut self, batch: Vec<Request<B>>) {
         let size = batch.len();
+        let started = Instant::now();
+        let oldest_wait = batch
+            .iter()
+            .map(|r| started.duration_since(r.enqueued))
+            .max()
+            .unwrap_or_default();
         let (items, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|r| (r.item, r.reply)).unzip();
-        let started = Instant::now();
         let outcome = self.batcher.run(&items);
+        let took = started.elapsed();
+        crate::telemetry::lane_run(&self.config.name, size, took, oldest_wait);
         tracing::debug!(
             lane = %self.config.name,
             batch_size = size,
-            seconds = started.elapsed().as_secs_f64(),
+            seconds = took.as_secs_f64(),
             "lane batch"
         );
         self.stats.runs.fetch_add(1, Ordering::Relaxed);

@@ -20,6 +20,7 @@ pub mod lane;
 pub mod manifest;
 pub mod repository;
 pub mod runtime;
+pub mod telemetry;
 pub mod tensor_lane;
 pub mod text;
 pub mod voice;

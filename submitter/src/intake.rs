@@ -125,6 +125,7 @@ impl Intake {
             }
             return Err(IntakeError::Enqueue(e));
         }
+        metrics::counter!(crate::prometheus::JOBS_ACCEPTED).increment(1);
         tracing::info!(job_id = %job.id, tenant = %job.tenant, inputs = job.inputs.len(), "job accepted");
         Ok((job, true))
     }

@@ -11,5 +11,6 @@ pub mod client;
 pub mod config;
 pub mod intake;
 pub mod keys;
+pub mod prometheus;
 pub mod serve;
 pub mod sniff;

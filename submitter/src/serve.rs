@@ -26,6 +26,7 @@ use tokio::sync::watch;
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    crate::prometheus::install();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
     let db = SqliteDb::open(&args.data_dir.join("soyl.db"))?;

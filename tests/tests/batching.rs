@@ -43,4 +43,26 @@ async fn sixty_four_waiting_jobs_run_in_far_fewer_than_64_batches() {
         "64 jobs took {runs} expression-model runs: batching is not working"
     );
     assert!(largest >= 8, "largest batch was {largest}");
+
+    // The Prometheus histogram tells the same story as the job records.
+    let metrics = client
+        .http
+        .get(format!("{}/metrics", client.url))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let sample = |name: &str| -> f64 {
+        let prefix = format!("{name}{{lane=\"face-emotion\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+    };
+    assert_eq!(sample("soyl_lane_batch_size_sum"), 64.0, "64 faces went through the lane");
+    assert_eq!(sample("soyl_lane_batch_size_count") as u64, runs, "runs per histogram = runs per job records");
+    assert!(metrics.contains("soyl_jobs_finished_total{status=\"succeeded\"} 64"), "{metrics}");
 }

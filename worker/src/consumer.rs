@@ -230,6 +230,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     match outcome {
         Ok(result) => match ports.store.complete(&id, &holder, &result).await {
             Ok(true) => {
+                crate::telemetry::finished(&job, "succeeded", None);
                 tracing::info!(job_id = %id, "job succeeded");
                 ack(shared, &delivery).await;
             }
@@ -244,6 +245,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         Err(Failure::Permanent(error)) => {
             match ports.store.fail(&id, Some(&holder), &error).await {
                 Ok(true) => {
+                    crate::telemetry::finished(&job, "failed", Some(&error.code));
                     tracing::info!(job_id = %id, code = %error.code, "job failed");
                     ack(shared, &delivery).await;
                 }
@@ -257,6 +259,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             }
         }
         Err(Failure::Transient(reason)) => {
+            crate::telemetry::retried();
             tracing::warn!(job_id = %id, %reason, "transient failure; releasing for redelivery");
             requeue_and_release(shared, &delivery, &holder).await;
         }

@@ -13,6 +13,7 @@ pub mod dead_letters;
 mod failure;
 pub mod in_flight;
 pub mod pipelines;
+pub mod telemetry;
 
 pub use consumer::{run, WorkerConfig, WorkerPorts};
 pub use failure::Failure;

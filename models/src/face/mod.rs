@@ -145,12 +145,14 @@ impl FacePipeline {
     ) -> Result<FaceAnalysis, ModelError> {
         let det = self.detector_manifest.clone();
         let limits = self.limits.clone();
+        let preprocess_started = std::time::Instant::now();
         let (width, height, tensor, gray) = blocking(DECODER_CRASHED, move || {
             let img = image_input::decode(bytes.as_ref(), &limits)?;
             let tensor = detect::to_tensor(&img, det.image());
             Ok((img.width(), img.height(), tensor, img.into_luma8()))
         })
         .await?;
+        crate::telemetry::preprocess("face", preprocess_started.elapsed());
 
         let detected = self
             .detector

@@ -206,6 +206,7 @@ impl TextPipeline {
             return Err(InputError::new("text_empty", "text is empty or only whitespace").into());
         }
         let tokenizer = self.tokenizer.clone();
+        let preprocess_started = std::time::Instant::now();
         let spans = blocking(TOKENIZER_CRASHED, move || {
             spans::split(&text, params.granularity)
                 .into_iter()
@@ -213,6 +214,7 @@ impl TextPipeline {
                 .collect::<Result<Vec<_>, InputError>>()
         })
         .await?;
+        crate::telemetry::preprocess("text", preprocess_started.elapsed());
 
         let chunks: Vec<(usize, TokenChunk)> = spans
             .iter()

@@ -153,6 +153,7 @@ impl VoicePipeline {
         let audio = self.manifest.audio().clone();
         let hop = hop_samples(params, &audio)?;
         let limits = self.limits.clone();
+        let preprocess_started = std::time::Instant::now();
         let prepared = {
             let audio = audio.clone();
             blocking(DECODER_CRASHED, move || {
@@ -160,6 +161,7 @@ impl VoicePipeline {
             })
             .await?
         };
+        crate::telemetry::preprocess("voice", preprocess_started.elapsed());
         if cancel.is_cancelled() {
             return Err(ModelError::Abandoned);
         }

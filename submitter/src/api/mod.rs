@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(crate::prometheus::metrics))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
