@@ -10,6 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/soyl-target}
 scripts/setup-ort.sh
+# Python tools some tests drive: the OpenAPI validator.
+python3 -m pip install -q --disable-pip-version-check openapi-spec-validator
 cargo build --release -p soyl-submitter --bin soyl
 if [ $# -gt 0 ]; then
   cargo test --release "$@"

@@ -62,7 +62,18 @@ async fn sixty_four_waiting_jobs_run_in_far_fewer_than_64_batches() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
     };
-    assert_eq!(sample("soyl_lane_batch_size_sum"), 64.0, "64 faces went through the lane");
-    assert_eq!(sample("soyl_lane_batch_size_count") as u64, runs, "runs per histogram = runs per job records");
-    assert!(metrics.contains("soyl_jobs_finished_total{status=\"succeeded\"} 64"), "{metrics}");
+    assert_eq!(
+        sample("soyl_lane_batch_size_sum"),
+        64.0,
+        "64 faces went through the lane"
+    );
+    assert_eq!(
+        sample("soyl_lane_batch_size_count") as u64,
+        runs,
+        "runs per histogram = runs per job records"
+    );
+    assert!(
+        metrics.contains("soyl_jobs_finished_total{status=\"succeeded\"} 64"),
+        "{metrics}"
+    );
 }

@@ -8,11 +8,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// Liveness.
+#[utoipa::path(get, path = "/health", tag = "probes", responses((status = 200, description = "the process answers", body = Object)))]
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness.
+#[utoipa::path(get, path = "/ready", tag = "probes", responses((status = 200, description = "models loaded, backend reachable", body = Object), (status = 503, description = "not ready", body = Object)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (backend_ok, depth, backend_error) = match state.queue.depth().await {
         Ok(depth) => (true, Some(depth), None),

@@ -3,6 +3,8 @@
 
 use super::auth::{check_quota, Caller};
 use super::error::ApiError;
+#[allow(unused_imports)] // used by the OpenAPI attributes
+use super::schema::*;
 use super::{json_body, multipart, AppState};
 use crate::intake::Submission;
 use axum::body::Bytes;
@@ -18,6 +20,10 @@ use soyl_jobs::{CancelOutcome, Job, JobId, ListFilter, Status};
 
 /// Accepts a job, as multipart form data (files, texts, options) or JSON (texts, options):
 /// `202 {"job_id", "status", "links"}` with a `Location` header.
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    request_body(content((MultipartSubmission = "multipart/form-data"), (JsonSubmission = "application/json"))),
+    params(("Idempotency-Key" = Option<String>, Header, description = "same key + same body: same job; different body: 409")),
+    responses((status = 202, description = "accepted", body = Accepted), (status = 400, description = "malformed submission", body = ErrorBody), (status = 409, description = "idempotency key reused with another body", body = ErrorBody), (status = 413, description = "too large: body, text or input count", body = ErrorBody), (status = 415, description = "unsupported content type", body = ErrorBody), (status = 422, description = "invalid options", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody), (status = 503, description = "storage unavailable", body = ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -98,6 +104,9 @@ pub async fn submit(
 /// The job record: status, timestamps, attempts, and `result` or `error` once finished. Headers
 /// `Soyl-Queue-Seconds` (accepted -> started) and `Soyl-Processing-Seconds` (started -> finished)
 /// are set once known.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, description = "the job record", body = JobRecord), (status = 404, description = "unknown job (or another tenant's)", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -147,6 +156,9 @@ pub fn public_view(job: &Job) -> Value {
 
 /// `DELETE /v1/jobs/{id}`: cancels a queued or running job (a running job's remaining lane work
 /// is skipped). 200 with the record; 409 `already_finished` if it had ended; 404 if unknown.
+#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, description = "cancelled", body = JobRecord), (status = 404, description = "unknown job", body = ErrorBody), (status = 409, description = "already finished", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -185,6 +197,9 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/jobs?status=&batch_id=&limit=&cursor=`: the caller's jobs, oldest first, paged.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "queued|running|succeeded|failed|cancelled"), ("batch_id" = Option<String>, Query, description = "bulk batch"), ("limit" = Option<usize>, Query, description = "1..1000, default 100"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, description = "a page of jobs", body = JobList), (status = 400, description = "bad query", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -7,6 +7,8 @@ mod health;
 mod jobs;
 mod json_body;
 mod multipart;
+pub mod openapi;
+pub mod schema;
 mod seed;
 
 use crate::intake::Intake;
@@ -68,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(crate::prometheus::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -7,6 +7,8 @@
 use super::auth::{check_quota, Caller};
 use super::error::ApiError;
 use super::jobs::{public_view, with_timing_headers};
+#[allow(unused_imports)] // used by the OpenAPI attributes
+use super::schema::*;
 use super::{multipart, AppState};
 use crate::intake::Submission;
 use axum::extract::{Multipart, State};
@@ -19,6 +21,9 @@ use soyl_models::fusion::{fuse, Source};
 use std::time::{Duration, Instant};
 
 /// `POST /getEmotionState`: `{"modules": [{"valence", "arousal", "confidence", "source"}]}`.
+#[utoipa::path(post, path = "/getEmotionState", tag = "seed", security(("bearer" = [])),
+    request_body(content = EmotionStateRequest, content_type = "application/json"),
+    responses((status = 200, description = "fused state", body = FusedState), (status = 400, description = "not JSON", body = ErrorBody), (status = 422, description = "invalid field (named in the message)", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn get_emotion_state(
     State(state): State<AppState>,
     body: axum::body::Bytes,
@@ -87,6 +92,9 @@ fn modules(body: &Value) -> Result<Vec<Source>, ApiError> {
 }
 
 /// `POST /analyzeFace`: a multipart image.
+#[utoipa::path(post, path = "/analyzeFace", tag = "seed", security(("bearer" = [])),
+    request_body(content = FileUpload, content_type = "multipart/form-data", description = "an image"),
+    responses((status = 200, description = "finished within the deadline", body = JobRecord), (status = 202, description = "still running: poll the job", body = Accepted), (status = 400, description = "no file", body = ErrorBody), (status = 413, description = "too large", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn analyze_face(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -103,6 +111,9 @@ pub async fn analyze_face(
 }
 
 /// `POST /analyzeVoice`: a multipart audio file (WAV, MP3, FLAC, OGG, M4A).
+#[utoipa::path(post, path = "/analyzeVoice", tag = "seed", security(("bearer" = [])),
+    request_body(content = FileUpload, content_type = "multipart/form-data", description = "an audio file"),
+    responses((status = 200, description = "finished within the deadline", body = JobRecord), (status = 202, description = "still running: poll the job", body = Accepted), (status = 400, description = "no file", body = ErrorBody), (status = 413, description = "too large", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn analyze_voice(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -119,6 +130,9 @@ pub async fn analyze_voice(
 }
 
 /// `POST /analyzeText`: `{"text": "..."}`.
+#[utoipa::path(post, path = "/analyzeText", tag = "seed", security(("bearer" = [])),
+    request_body(content = AnalyzeTextRequest, content_type = "application/json"),
+    responses((status = 200, description = "finished within the deadline", body = JobRecord), (status = 202, description = "still running: poll the job", body = Accepted), (status = 400, description = "not JSON", body = ErrorBody), (status = 413, description = "text too long", body = ErrorBody), (status = 422, description = "no text", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn analyze_text(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

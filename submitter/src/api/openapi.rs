@@ -1,0 +1,67 @@
+//! The OpenAPI 3 document (generated from the handlers' `#[utoipa::path]` attributes and the
+//! shapes in [`super::schema`]), served at `/openapi.json`, and a Swagger UI page at `/docs`.
+
+use super::schema::*;
+use super::{health, jobs, seed};
+use axum::response::Html;
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "soyl", description = "Asynchronous multimodal emotion inference: submit jobs, poll results."),
+    paths(
+        jobs::submit, jobs::list_jobs, jobs::get_job, jobs::cancel_job,
+        seed::get_emotion_state, seed::analyze_face, seed::analyze_voice, seed::analyze_text,
+        health::health, health::ready, metrics_doc, openapi_json, docs,
+    ),
+    components(schemas(
+        ErrorBody, ErrorDetail, Accepted, Links, JobStatus, InputView, JobRecord, JobList, TextInput,
+        JsonSubmission, MultipartSubmission, Module, EmotionStateRequest, FusedSource, FusedState,
+        AnalyzeTextRequest, FileUpload,
+    )),
+    modifiers(&Bearer),
+    tags((name = "jobs", description = "asynchronous jobs"), (name = "seed", description = "the original API's endpoints"), (name = "probes", description = "health, readiness, metrics, documentation"))
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// Prometheus metrics (documented here; served by [`crate::prometheus::metrics`]).
+#[utoipa::path(get, path = "/metrics", tag = "probes", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[allow(dead_code)]
+fn metrics_doc() {}
+
+/// `GET /openapi.json`.
+#[utoipa::path(get, path = "/openapi.json", tag = "probes", responses((status = 200, description = "this document", body = Object)))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /docs`: Swagger UI (loaded from a CDN) over `/openapi.json`.
+#[utoipa::path(get, path = "/docs", tag = "probes", responses((status = 200, description = "Swagger UI", body = String, content_type = "text/html")))]
+pub async fn docs() -> Html<&'static str> {
+    Html(
+        r##"<!doctype html>
+<html><head><meta charset="utf-8"><title>soyl API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<noscript>The API description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+</body></html>"##,
+    )
+}
