@@ -77,3 +77,77 @@ async fn sixty_four_waiting_jobs_run_in_far_fewer_than_64_batches() {
         "{metrics}"
     );
 }
+
+/// Number of session runs behind a set of items, from the batch size each item reports.
+fn runs_behind(sizes: &[u64]) -> u64 {
+    sizes.iter().map(|&b| 1.0 / b as f64).sum::<f64>().round() as u64
+}
+
+/// Accepts `n` jobs with no worker running, then starts a worker and returns the lane batch
+/// sizes of `model` reported by all of them.
+async fn batch_sizes_of_waiting_jobs(
+    n: usize,
+    model: &str,
+    submit: impl Fn(soyl_tests::Client) -> futures::future::BoxFuture<'static, String>,
+) -> Vec<u64> {
+    let dir = temp_dir();
+    let api_only = Server::start(dir.path(), &["--no-worker"]);
+    let client = api_only.client();
+    let mut ids = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
+        ids.extend(join_all(chunk.iter().map(|_| submit(client.clone()))).await);
+    }
+    drop(api_only);
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    let mut sizes = Vec::new();
+    for id in &ids {
+        let job = client.wait(id, Duration::from_secs(180)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let reported = job["result"]["stats"]["batch_sizes"][model]
+            .as_array()
+            .unwrap_or_else(|| panic!("{job}"));
+        sizes.extend(reported.iter().filter_map(|v| v.as_u64()));
+    }
+    sizes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_waiting_text_jobs_run_in_few_batches() {
+    let sizes = batch_sizes_of_waiting_jobs(1000, "text-sentiment", |client| {
+        Box::pin(async move {
+            let body = serde_json::json!({"inputs": [{"text": "What a lovely, lovely day."}]});
+            let (status, accepted) = client.post_json("/v1/jobs", &body).await;
+            assert_eq!(status, 202, "{accepted}");
+            accepted["job_id"].as_str().expect("id").to_owned()
+        })
+    })
+    .await;
+    let runs = runs_behind(&sizes);
+    println!(
+        "1000 text jobs ran in {runs} text-sentiment batches (largest {:?})",
+        sizes.iter().max()
+    );
+    assert_eq!(sizes.len(), 1000);
+    assert!(runs <= 200, "1000 text jobs took {runs} runs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_waiting_audio_jobs_run_in_batches() {
+    let speech = soyl_tests::voice_fixture("speech.mp3");
+    let sizes = batch_sizes_of_waiting_jobs(64, "voice-emotion", move |client| {
+        let speech = speech.clone();
+        Box::pin(async move { client.submit_ok("speech.mp3", speech).await })
+    })
+    .await;
+    let runs = runs_behind(&sizes);
+    println!(
+        "64 audio jobs ({} windows) ran in {runs} voice-emotion batches",
+        sizes.len()
+    );
+    assert!(
+        runs * 4 <= sizes.len() as u64,
+        "{} windows took {runs} runs",
+        sizes.len()
+    );
+}
