@@ -21,5 +21,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Submit(args) => soyl_submitter::client::submit(args).await,
         Command::Status(args) => soyl_submitter::client::status(args).await,
         Command::Wait(args) => soyl_submitter::client::wait(args).await,
+        Command::Bench(args) => soyl_submitter::bench::run(args).await,
     }
 }
