@@ -138,7 +138,13 @@ impl Runtime {
         let mut builder = Session::builder(&self.inner.env).map_err(load)?;
         if cuda {
             builder = builder
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                // Heuristic, not ONNX Runtime's exhaustive default: the exhaustive search
+                // benchmarks every cuDNN algorithm on the first run of each new input shape,
+                // which cost seconds per batch size end to end (see docs/performance.md).
+                .with_execution_providers([ort::ep::CUDA::default()
+                    .with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic)
+                    .build()
+                    .error_on_failure()])
                 .map_err(|e| ModelError::ort(model, "enable CUDA", ort::Error::<()>::from(e)))?;
         }
         if self.inner.options.intra_threads > 0 {

@@ -3,6 +3,10 @@
 //! dimension into a reused buffer, run once, and each output is split back per item. Models whose
 //! manifest names an attention mask (Hugging Face audio classifiers) also get an `i64` mask built
 //! from each item's [`TensorItem::valid_len`].
+//!
+//! On CUDA a batch is padded with zero items to the next power of two, and every such size up to
+//! `max_batch` is run once at start: each new input shape costs the CUDA provider a slow first run
+//! (kernel selection, arena growth), so the lane keeps to a few shapes it has already seen.
 
 use crate::lane::{Batcher, Lane, LaneConfig};
 use crate::manifest::Manifest;
@@ -49,6 +53,8 @@ pub struct TensorBatcher<I = Vec<f32>> {
     item_len: usize,
     outputs: Vec<(String, usize)>,
     buffer: Vec<f32>,
+    /// Pad batches to powers of two (CUDA): a few shapes, each warmed at start.
+    pad_to_bucket: bool,
     item: PhantomData<fn(I)>,
 }
 
@@ -87,6 +93,7 @@ impl<I: TensorItem> TensorBatcher<I> {
                 .map(|o| (o.name.clone(), o.item_len()))
                 .collect(),
             buffer: Vec::new(),
+            pad_to_bucket: device == Device::Cuda,
             item: PhantomData,
         };
         Ok((batcher, device))
@@ -95,6 +102,75 @@ impl<I: TensorItem> TensorBatcher<I> {
     /// Elements one item must have.
     pub fn item_len(&self) -> usize {
         self.item_len
+    }
+
+    /// On CUDA, runs each padded batch size up to `max_batch` once, so no request pays for a
+    /// first run of a new shape. Nothing on CPU.
+    pub fn warm_up(&mut self, max_batch: usize) -> Result<(), ModelError> {
+        if !self.pad_to_bucket {
+            return Ok(());
+        }
+        let mut n = 1;
+        while n <= max_batch.next_power_of_two() {
+            self.buffer.clear();
+            self.mask_buffer.clear();
+            self.execute(n)?;
+            n *= 2;
+        }
+        Ok(())
+    }
+
+    /// Runs the batch of `n` real items already in the buffers (padding them first on CUDA) and
+    /// splits the outputs of the real items.
+    fn execute(&mut self, n: usize) -> Result<Vec<TensorOutputs>, ModelError> {
+        let rows = if self.pad_to_bucket {
+            n.next_power_of_two()
+        } else {
+            n
+        };
+        self.buffer.resize(rows * self.item_len, 0.0);
+        if self.mask.is_some() {
+            self.mask_buffer.resize(rows * self.item_len, 0);
+        }
+        let mut shape = Vec::with_capacity(self.item_shape.len() + 1);
+        shape.push(rows);
+        shape.extend_from_slice(&self.item_shape);
+        let model = &self.model;
+        let tensor = TensorRef::from_array_view((shape.clone(), &self.buffer[..]))
+            .map_err(|e| ModelError::ort(model, "build input", e))?;
+        let mut inputs = ort::inputs![self.input.as_str() => tensor];
+        if let Some(mask) = &self.mask {
+            let tensor = TensorRef::from_array_view((shape, &self.mask_buffer[..]))
+                .map_err(|e| ModelError::ort(model, "build mask", e))?;
+            inputs.extend(ort::inputs![mask.as_str() => tensor]);
+        }
+        let out = self
+            .session
+            .run(inputs)
+            .map_err(|e| ModelError::ort(model, "run", e))?;
+        let mut per_item: Vec<TensorOutputs> = (0..n)
+            .map(|_| Vec::with_capacity(self.outputs.len()))
+            .collect();
+        for (name, len) in &self.outputs {
+            let (_, data) = out[name.as_str()]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| ModelError::ort(model, "read output", e))?;
+            if data.len() != rows * len {
+                return Err(ModelError::Ort {
+                    model: model.clone(),
+                    operation: "read output",
+                    message: format!(
+                        "output {name} has {} values, expected {}",
+                        data.len(),
+                        rows * len
+                    ),
+                });
+            }
+            for (i, chunk) in data.chunks_exact(*len).take(n).enumerate() {
+                per_item[i].push(chunk.to_vec());
+            }
+        }
+        Ok(per_item)
     }
 }
 
@@ -126,45 +202,7 @@ impl<I: TensorItem> Batcher for TensorBatcher<I> {
                     .extend((0..self.item_len).map(|i| i64::from(i < valid)));
             }
         }
-        let mut shape = Vec::with_capacity(self.item_shape.len() + 1);
-        shape.push(n);
-        shape.extend_from_slice(&self.item_shape);
-        let model = &self.model;
-        let tensor = TensorRef::from_array_view((shape.clone(), &self.buffer[..]))
-            .map_err(|e| ModelError::ort(model, "build input", e))?;
-        let mut inputs = ort::inputs![self.input.as_str() => tensor];
-        if let Some(mask) = &self.mask {
-            let tensor = TensorRef::from_array_view((shape, &self.mask_buffer[..]))
-                .map_err(|e| ModelError::ort(model, "build mask", e))?;
-            inputs.extend(ort::inputs![mask.as_str() => tensor]);
-        }
-        let out = self
-            .session
-            .run(inputs)
-            .map_err(|e| ModelError::ort(model, "run", e))?;
-        let mut per_item: Vec<TensorOutputs> = (0..n)
-            .map(|_| Vec::with_capacity(self.outputs.len()))
-            .collect();
-        for (name, len) in &self.outputs {
-            let (_, data) = out[name.as_str()]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| ModelError::ort(model, "read output", e))?;
-            if data.len() != n * len {
-                return Err(ModelError::Ort {
-                    model: model.clone(),
-                    operation: "read output",
-                    message: format!(
-                        "output {name} has {} values, expected {}",
-                        data.len(),
-                        n * len
-                    ),
-                });
-            }
-            for (i, chunk) in data.chunks_exact(*len).enumerate() {
-                per_item[i].push(chunk.to_vec());
-            }
-        }
-        Ok(per_item)
+        self.execute(n)
     }
 }
 
@@ -176,8 +214,9 @@ pub fn spawn_tensor_lane<I: TensorItem>(
     max_batch: Option<usize>,
     max_delay: Option<Duration>,
 ) -> Result<(Lane<TensorBatcher<I>>, Device), ModelError> {
-    let (batcher, device) = TensorBatcher::load(runtime, manifest)?;
+    let (mut batcher, device) = TensorBatcher::load(runtime, manifest)?;
     let max_batch = max_batch.unwrap_or(manifest.batching.max_batch).max(1);
+    batcher.warm_up(max_batch)?;
     let config = LaneConfig {
         name: manifest.name.clone(),
         max_batch,

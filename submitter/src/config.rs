@@ -46,6 +46,8 @@ pub enum Command {
     Wait(JobArgs),
     /// Manage API keys in a data directory (create prints the key once).
     Keys(KeysArgs),
+    /// Measure this machine: raw model ceilings, preprocessing stages, end-to-end load over HTTP.
+    Bench(BenchArgs),
 }
 
 /// Whether the API requires keys.
@@ -279,4 +281,52 @@ fn parse_weights(text: &str) -> Result<soyl_models::fusion::Weights, String> {
         weights.insert(name.trim().to_owned(), weight);
     }
     Ok(soyl_models::fusion::Weights(weights))
+}
+
+/// Arguments of `soyl bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Measure a running server at this URL instead of starting `soyl serve` (no ablation then).
+    #[arg(long, env = "SOYL_BENCH_URL")]
+    pub url: Option<String>,
+    /// Seconds of load per end-to-end point (per workload and concurrency).
+    #[arg(long, env = "SOYL_BENCH_DURATION_S", default_value_t = 3.0)]
+    pub duration_s: f64,
+    /// A short run: 1 s points, concurrency 1 and 16 only, shorter ceiling and stage timings.
+    #[arg(long)]
+    pub quick: bool,
+    /// Concurrency levels (closed-loop clients) of the end-to-end runs.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+    pub concurrency: Vec<usize>,
+    /// Workloads of the end-to-end runs: face1, face6, voice, text.
+    #[arg(long, value_delimiter = ',', default_value = "face1,face6,voice,text")]
+    pub workloads: Vec<String>,
+    /// Also start the Python peer baseline (bench/baseline/app.py) and measure it on face1.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Python interpreter for the baseline (needs bench/baseline/requirements.txt installed).
+    #[arg(long, env = "SOYL_BENCH_PYTHON", default_value = "python3")]
+    pub python: String,
+    /// Skip the `--max-batch 1` ablation run.
+    #[arg(long)]
+    pub no_ablation: bool,
+    /// Skip the raw-session ceiling and preprocessing stage measurements.
+    #[arg(long)]
+    pub no_ceiling: bool,
+    /// Model repository (for the ceiling, the stages and the server it starts).
+    #[arg(long, env = "SOYL_MODELS", default_value = "models/repository")]
+    pub models: PathBuf,
+    /// Folder of the sample media (`faces/`, `voice/`).
+    #[arg(long, env = "SOYL_BENCH_MEDIA", default_value = "../shared/media")]
+    pub media: PathBuf,
+    /// Device for the ceiling and the server: auto, cpu or cuda.
+    #[arg(long, env = "SOYL_DEVICE", default_value = "auto")]
+    pub device: soyl_models::DeviceChoice,
+    /// Extra arguments for every `soyl serve` the benchmark starts (repeatable), e.g.
+    /// `--serve-arg=--intra-threads=1`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub serve_arg: Vec<String>,
+    /// Folder for the report (`bench.md`, `bench.svg`, `bench.json`).
+    #[arg(long, env = "SOYL_BENCH_OUT", default_value = "bench-results")]
+    pub out: PathBuf,
 }

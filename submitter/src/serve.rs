@@ -158,9 +158,10 @@ fn start_pipelines(args: &InferenceArgs, limits: &ApiLimits) -> anyhow::Result<P
     Ok(pipelines)
 }
 
-/// The model repository path; the default relative path also works from outside the checkout
+/// The model repository path (or another checkout-relative path, such as the bench media); the
+/// default relative path also works from outside the checkout
 /// for a binary built from it.
-fn resolve_models_dir(path: &std::path::Path) -> PathBuf {
+pub(crate) fn resolve_models_dir(path: &std::path::Path) -> PathBuf {
     if path.is_relative() && !path.exists() {
         let fallback = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("..")

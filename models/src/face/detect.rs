@@ -64,17 +64,21 @@ pub struct Detection {
 }
 
 /// Resizes `img` to the detector input and lays it out as normalised CHW floats.
+///
+/// Downscaling uses `thumbnail` (area averaging in integer arithmetic): a triangle filter's
+/// support grows with the scale factor, which made it cost more than the JPEG decode itself
+/// (42 ms for a 2048x1536 photo, 4 ms for 500x500), for an input the detector sees at 320x240.
 pub fn to_tensor(img: &DynamicImage, pre: &ImagePreprocess) -> Vec<f32> {
-    let rgb: RgbImage = match img {
-        DynamicImage::ImageRgb8(rgb) => {
+    let shrink = |rgb: &RgbImage| {
+        if rgb.width() >= pre.width && rgb.height() >= pre.height {
+            image::imageops::thumbnail(rgb, pre.width, pre.height)
+        } else {
             image::imageops::resize(rgb, pre.width, pre.height, FilterType::Triangle)
         }
-        other => image::imageops::resize(
-            &other.to_rgb8(),
-            pre.width,
-            pre.height,
-            FilterType::Triangle,
-        ),
+    };
+    let rgb: RgbImage = match img {
+        DynamicImage::ImageRgb8(rgb) => shrink(rgb),
+        other => shrink(&other.to_rgb8()),
     };
     let plane = (pre.width * pre.height) as usize;
     let channels = if pre.color == Color::Rgb { 3 } else { 1 };

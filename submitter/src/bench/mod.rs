@@ -1,0 +1,247 @@
+//! `soyl bench`: sizes this machine for soyl. In order: the raw ONNX Runtime ceiling of every
+//! model ([`ceiling`]), each CPU preprocessing stage alone ([`stages`]), then end-to-end load over
+//! loopback HTTP ([`load`]) against a `soyl serve` it starts itself (or `--url`), the same with
+//! `--max-batch 1` (the batching ablation), and optionally the Python peer baseline
+//! ([`server::start_baseline`]). [`report`] prints the tables and writes `bench.md`, `bench.json`
+//! and `bench.svg`; [`targets`] states the targets as met or not. Called from `main`.
+
+pub mod ceiling;
+pub mod load;
+pub mod report;
+pub mod server;
+pub mod stages;
+pub mod targets;
+pub mod workloads;
+
+use crate::config::BenchArgs;
+use crate::serve::resolve_models_dir;
+use anyhow::Context;
+use load::{Api, Point, Target};
+use report::{Report, ServerInfo};
+use soyl_models::runtime::RuntimeOptions;
+use soyl_models::{DeviceChoice, Repository, Runtime};
+use std::time::Duration;
+use workloads::Workload;
+
+/// Runs the benchmark and writes the report to `args.out`.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let models = resolve_models_dir(&args.models);
+    let media = resolve_models_dir(&args.media);
+    let workloads = workloads::load(&args.workloads, &media)?;
+    let (duration, levels, budget) = if args.quick {
+        (
+            Duration::from_secs(1),
+            vec![1, 16],
+            Duration::from_millis(200),
+        )
+    } else {
+        let levels = args.concurrency.clone();
+        (
+            Duration::from_secs_f64(args.duration_s),
+            levels,
+            Duration::from_millis(500),
+        )
+    };
+
+    let (ceiling, stages) = if args.no_ceiling {
+        (Vec::new(), Vec::new())
+    } else {
+        eprintln!("bench: measuring raw session ceilings and preprocessing stages ...");
+        let (device, models, wl) = (args.device, models.clone(), workloads.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let runtime = Runtime::init(RuntimeOptions {
+                device,
+                intra_threads: 0,
+            })?;
+            let repo = Repository::load(&models)?;
+            let ceiling = ceiling::measure(&runtime, &repo, &[1, 4, 16, 64], budget)?;
+            let stages = stages::measure(&repo, &wl, budget)?;
+            Ok((ceiling, stages))
+        })
+        .await
+        .context("ceiling task")??
+    };
+
+    let http = reqwest::Client::builder().build()?;
+    let mut points = Vec::new();
+    let mut servers = Vec::new();
+    let mut device = format!("{:?}", args.device).to_lowercase();
+    if let Some(url) = &args.url {
+        let target = Target {
+            label: targets::SOYL.into(),
+            url: url.clone(),
+            api: Api::Soyl,
+        };
+        device = ready_device(&http, url).await.unwrap_or(device);
+        points.extend(sweep(&http, &target, &workloads, &levels, duration).await);
+        servers.push(ServerInfo {
+            label: target.label,
+            ready_s: None,
+            peak_rss_mib: None,
+        });
+    } else {
+        let mut configs = vec![(targets::SOYL, Vec::new())];
+        if !args.no_ablation {
+            configs.push((
+                targets::UNBATCHED,
+                vec!["--max-batch".to_owned(), "1".to_owned()],
+            ));
+        }
+        for (label, extra) in configs {
+            let extra: Vec<String> = args.serve_arg.iter().cloned().chain(extra).collect();
+            eprintln!("bench: starting soyl serve {} ...", extra.join(" "));
+            let started = server::start_soyl(&models, device_flag(args.device), &extra).await?;
+            if let Some(d) = ready_device(&http, &started.url).await {
+                device = d;
+            }
+            let target = Target {
+                label: label.into(),
+                url: started.url.clone(),
+                api: Api::Soyl,
+            };
+            points.extend(sweep(&http, &target, &workloads, &levels, duration).await);
+            servers.push(ServerInfo {
+                label: label.into(),
+                ready_s: Some(started.ready_s),
+                peak_rss_mib: started.peak_rss_mib(),
+            });
+            drop(started);
+        }
+    }
+    if args.baseline {
+        let faces: Vec<Workload> = workloads
+            .iter()
+            .filter(|w| w.name == "face1")
+            .cloned()
+            .collect();
+        eprintln!("bench: starting the Python peer baseline ...");
+        let started =
+            server::start_baseline(&args.python, &server::baseline_dir(), &models).await?;
+        let target = Target {
+            label: targets::BASELINE.into(),
+            url: started.url.clone(),
+            api: Api::Baseline,
+        };
+        points.extend(sweep(&http, &target, &faces, &levels, duration).await);
+        servers.push(ServerInfo {
+            label: targets::BASELINE.into(),
+            ready_s: Some(started.ready_s),
+            peak_rss_mib: started.peak_rss_mib(),
+        });
+        drop(started);
+    }
+
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let summary = targets::summarize(&targets::Figures {
+        ceiling: &ceiling,
+        stages: &stages,
+        points: &points,
+        servers: &servers,
+        cores,
+    });
+    let report = Report {
+        machine: format!("{}, {cores} cores, device {device}", cpu_model()),
+        date: now(),
+        commit: commit(),
+        ceiling,
+        stages,
+        points,
+        servers,
+        summary,
+    };
+    let text = report::markdown(&report);
+    println!("{text}");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(args.out.join("bench.md"), &text)?;
+    std::fs::write(
+        args.out.join("bench.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(args.out.join("bench.svg"), report::svg(&report.points))?;
+    eprintln!("bench: report written to {}", args.out.display());
+    Ok(())
+}
+
+/// Every workload at every level against one target, after a short warm-up.
+async fn sweep(
+    http: &reqwest::Client,
+    target: &Target,
+    workloads: &[Workload],
+    levels: &[usize],
+    duration: Duration,
+) -> Vec<Point> {
+    let mut points = Vec::new();
+    for w in workloads {
+        load::run_point(http, target, w, 4, Duration::from_millis(300)).await;
+        for &clients in levels {
+            let p = load::run_point(http, target, w, clients, duration).await;
+            eprintln!(
+                "bench: {:<18} {:<6} {clients:>3} clients: {:>8.1} jobs/s  p50 {:>7.1} ms  p99 {:>7.1} ms{}",
+                p.target,
+                p.workload,
+                p.throughput,
+                p.p50_ms,
+                p.p99_ms,
+                if p.failed > 0 { format!("  {} failed", p.failed) } else { String::new() }
+            );
+            points.push(p);
+        }
+    }
+    points
+}
+
+fn device_flag(choice: DeviceChoice) -> &'static str {
+    match choice {
+        DeviceChoice::Auto => "auto",
+        DeviceChoice::Cpu => "cpu",
+        DeviceChoice::Cuda => "cuda",
+    }
+}
+
+/// The device a running soyl reports in `/ready`.
+async fn ready_device(http: &reqwest::Client, url: &str) -> Option<String> {
+    let ready: serde_json::Value = http
+        .get(format!("{url}/ready"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    ready["device"].as_str().map(str::to_owned)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
+}
+
+fn now() -> String {
+    let rfc3339 = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!(
+        "{} UTC",
+        rfc3339.get(..16).unwrap_or(&rfc3339).replace('T', " ")
+    )
+}
+
+/// The checkout's commit, from git if it is at hand (the binary may run far from its checkout).
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| std::env::var("SOYL_COMMIT").unwrap_or_else(|_| "unknown".into()))
+}

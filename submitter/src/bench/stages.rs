@@ -1,0 +1,155 @@
+//! Each CPU preprocessing stage alone, on this thread only (items/s per core): JPEG decode, the
+//! detector's resize+normalise, the grayscale copy and face crops, audio decode+resample of a 5 s
+//! clip, and tokenization of short texts. The same library functions the pipelines call.
+
+use super::workloads::{Payload, Workload};
+use soyl_models::face::{crop, detect};
+use soyl_models::image_input::{self, ImageLimits};
+use soyl_models::manifest::Task;
+use soyl_models::text::tokenize::TextTokenizer;
+use soyl_models::voice::{decode, resample, AudioLimits};
+use soyl_models::Repository;
+use std::time::{Duration, Instant};
+
+/// One stage on one workload.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageRow {
+    /// Workload the input comes from.
+    pub workload: String,
+    /// What was timed.
+    pub stage: String,
+    /// Items per second on one core.
+    pub items_per_s: f64,
+}
+
+/// Times every stage that applies to each workload for about `budget` each.
+pub fn measure(
+    repo: &Repository,
+    workloads: &[Workload],
+    budget: Duration,
+) -> anyhow::Result<Vec<StageRow>> {
+    let mut rows = Vec::new();
+    for w in workloads {
+        let Some(first) = w.payloads.first() else {
+            continue;
+        };
+        let mut row = |stage: &str, items_per_s: f64| {
+            rows.push(StageRow {
+                workload: w.name.to_owned(),
+                stage: stage.to_owned(),
+                items_per_s,
+            })
+        };
+        match (first, w.name) {
+            (Payload::File { bytes, .. }, "face1" | "face6") => {
+                for (stage, rate) in image_stages(repo, bytes, budget)? {
+                    row(stage, rate);
+                }
+            }
+            (Payload::File { bytes, .. }, "voice") => {
+                let rate = repo
+                    .for_task(Task::VoiceEmotion)
+                    .map_or(44_100, |m| m.audio().sample_rate);
+                row(
+                    "audio decode + resample",
+                    per_second(budget, || {
+                        let d = decode::decode(bytes, &AudioLimits::default())?;
+                        resample::resample(d.samples, d.sample_rate, rate)
+                    })?,
+                );
+            }
+            (Payload::Text(_), _) => {
+                let Some(manifest) = repo.for_task(Task::TextSentiment) else {
+                    continue;
+                };
+                let tokenizer = TextTokenizer::load(manifest)?;
+                let texts: Vec<&str> = w
+                    .payloads
+                    .iter()
+                    .filter_map(|p| match p {
+                        Payload::Text(t) => Some(t.as_str()),
+                        Payload::File { .. } => None,
+                    })
+                    .collect();
+                let mut i = 0usize;
+                row(
+                    "tokenize",
+                    per_second(budget, || {
+                        i += 1;
+                        tokenizer.chunks(texts[i % texts.len()])
+                    })?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(rows)
+}
+
+/// The face pipeline's CPU stages on one encoded image, one at a time, then all together.
+fn image_stages(
+    repo: &Repository,
+    bytes: &[u8],
+    budget: Duration,
+) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let (Some(det), Some(emo)) = (
+        repo.for_task(Task::FaceDetection),
+        repo.for_task(Task::FaceEmotion),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let limits = ImageLimits::default();
+    let img = image_input::decode(bytes, &limits)?;
+    let gray = img.to_luma8();
+    let face = detect::BoundingBox {
+        x: img.width() as f32 * 0.3,
+        y: img.height() as f32 * 0.2,
+        w: img.width() as f32 * 0.3,
+        h: img.height() as f32 * 0.4,
+    };
+    Ok(vec![
+        (
+            "jpeg decode",
+            per_second(budget, || image_input::decode(bytes, &limits))?,
+        ),
+        (
+            "detector resize + normalise",
+            per_second(budget, || {
+                Ok::<_, std::convert::Infallible>(detect::to_tensor(&img, det.image()))
+            })?,
+        ),
+        (
+            "grayscale copy",
+            per_second(budget, || Ok::<_, std::convert::Infallible>(img.to_luma8()))?,
+        ),
+        (
+            "one face crop + resize",
+            per_second(budget, || {
+                Ok::<_, std::convert::Infallible>(crop::to_tensor(&gray, &face, emo.image()))
+            })?,
+        ),
+        (
+            "decode + detector input + gray (pipeline stage 1)",
+            per_second(budget, || {
+                let img = image_input::decode(bytes, &limits)?;
+                let tensor = detect::to_tensor(&img, det.image());
+                Ok::<_, soyl_models::InputError>((tensor, img.into_luma8()))
+            })?,
+        ),
+    ])
+}
+
+/// Calls `f` repeatedly for about `budget` (at least 3 times) and returns calls per second.
+fn per_second<T, E: std::error::Error + Send + Sync + 'static>(
+    budget: Duration,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> anyhow::Result<f64> {
+    std::hint::black_box(f()?); // warm-up
+    let started = Instant::now();
+    let mut calls = 0u32;
+    while calls < 3 || started.elapsed() < budget {
+        std::hint::black_box(f()?);
+        calls += 1;
+    }
+    Ok(f64::from(calls) / started.elapsed().as_secs_f64())
+}

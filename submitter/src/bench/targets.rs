@@ -1,0 +1,144 @@
+//! The issue's targets, checked against one run's figures and stated as plain lines for the
+//! report: throughput against the peer baseline, pipeline efficiency against the ceiling computed
+//! from the isolated stages, the dynamic-batching gain, ready time and memory. Figures only; no
+//! target is asserted anywhere.
+
+use super::ceiling::{self, CeilingRow};
+use super::load::Point;
+use super::report::ServerInfo;
+use super::stages::StageRow;
+use soyl_models::Device;
+
+/// Label of the default soyl configuration in the report.
+pub const SOYL: &str = "soyl";
+/// Label of the `--max-batch 1` configuration.
+pub const UNBATCHED: &str = "soyl max_batch=1";
+/// Label of the Python peer baseline.
+pub const BASELINE: &str = "baseline";
+/// The pipeline stage timed as "decode + resize" of one image.
+pub const IMAGE_STAGE: &str = "decode + detector input + gray (pipeline stage 1)";
+
+/// The figures one summary is made from.
+pub struct Figures<'a> {
+    /// Raw session rows.
+    pub ceiling: &'a [CeilingRow],
+    /// Stage rows.
+    pub stages: &'a [StageRow],
+    /// End-to-end points.
+    pub points: &'a [Point],
+    /// Servers measured.
+    pub servers: &'a [ServerInfo],
+    /// CPU cores of this machine.
+    pub cores: usize,
+}
+
+fn best<'a>(points: &'a [Point], target: &str, workload: &str) -> Option<&'a Point> {
+    points
+        .iter()
+        .filter(|p| p.target == target && p.workload == workload)
+        .max_by(|a, b| a.throughput.total_cmp(&b.throughput))
+}
+
+fn at<'a>(points: &'a [Point], target: &str, workload: &str, clients: usize) -> Option<&'a Point> {
+    points
+        .iter()
+        .find(|p| p.target == target && p.workload == workload && p.concurrency == clients)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// One line per target that this run's figures can speak to.
+pub fn summarize(f: &Figures) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let (Some(s), Some(b)) = (
+        best(f.points, SOYL, "face1"),
+        best(f.points, BASELINE, "face1"),
+    ) {
+        let ratio = s.throughput / b.throughput.max(1e-9);
+        lines.push(format!(
+            "face1 throughput vs peer baseline: {:.1} vs {:.1} jobs/s = {ratio:.2}x (target >= 3x: {})",
+            s.throughput,
+            b.throughput,
+            verdict(ratio >= 3.0)
+        ));
+        if let (Some(s16), Some(b16)) = (
+            at(f.points, SOYL, "face1", 16),
+            at(f.points, BASELINE, "face1", 16),
+        ) {
+            lines.push(format!(
+                "face1 p50 at 16 clients: soyl {:.0} ms, baseline {:.0} ms (target soyl <= baseline: {})",
+                s16.p50_ms,
+                b16.p50_ms,
+                verdict(s16.p50_ms <= b16.p50_ms)
+            ));
+        }
+    }
+    if let Some(line) = efficiency(f) {
+        lines.push(line);
+    }
+    for workload in ["face1", "face6", "voice", "text"] {
+        if let (Some(s), Some(u)) = (
+            best(f.points, SOYL, workload),
+            best(f.points, UNBATCHED, workload),
+        ) {
+            lines.push(format!(
+                "{workload} batching gain end to end: {:.1} vs {:.1} jobs/s at max_batch=1 = {:.2}x",
+                s.throughput,
+                u.throughput,
+                s.throughput / u.throughput.max(1e-9)
+            ));
+        }
+    }
+    for s in f.servers {
+        if let Some(ready) = s.ready_s.filter(|_| s.label != BASELINE) {
+            lines.push(format!(
+                "{} ready in {ready:.2} s (target <= 2 s on CPU: {})",
+                s.label,
+                verdict(ready <= 2.0)
+            ));
+        }
+        if let Some(rss) = s.peak_rss_mib.filter(|_| s.label != BASELINE) {
+            lines.push(format!(
+                "{} peak RSS {rss:.0} MiB under load (target <= 1024: {})",
+                s.label,
+                verdict(rss <= 1024.0)
+            ));
+        }
+    }
+    lines
+}
+
+/// face1 end to end against the ceiling of its isolated stages. On CPU every stage shares the
+/// cores, so per-image costs add up (decode split over all cores, each session using all of them);
+/// on CUDA the sessions run beside the CPU stage, so the slowest stage bounds.
+fn efficiency(f: &Figures) -> Option<String> {
+    let decode = f
+        .stages
+        .iter()
+        .find(|s| s.workload == "face1" && s.stage == IMAGE_STAGE)?
+        .items_per_s;
+    let det = ceiling::best(f.ceiling, "face-detector")?;
+    let emo = ceiling::best(f.ceiling, "face-emotion")?;
+    let cores = f.cores as f64;
+    let on_cuda = f.ceiling.iter().any(|c| c.device == Device::Cuda);
+    let bound = if on_cuda {
+        (decode * cores).min(det).min(emo)
+    } else {
+        1.0 / (1.0 / (decode * cores) + 1.0 / det + 1.0 / emo)
+    };
+    let e2e = best(f.points, SOYL, "face1")?;
+    let share = e2e.throughput / bound;
+    Some(format!(
+        "face1 pipeline efficiency: {:.1} jobs/s end to end vs {bound:.1}/s ceiling from isolated stages \
+         (decode {decode:.0}/s/core x {cores} cores, detector {det:.0}/s, emotion {emo:.0}/s) = {:.0}% (target >= 80%: {})",
+        e2e.throughput,
+        share * 100.0,
+        verdict(share >= 0.8)
+    ))
+}
