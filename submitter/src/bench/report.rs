@@ -7,6 +7,9 @@ use super::load::Point;
 use super::stages::StageRow;
 use std::fmt::Write;
 
+/// Reads one plotted value of a point.
+type Metric = fn(&Point) -> f64;
+
 /// A server the benchmark ran against.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ServerInfo {
@@ -195,7 +198,7 @@ pub fn svg(points: &[Point]) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total_w}\" height=\"{total_h}\" \
          font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
-    let panels: [(&str, fn(&Point) -> f64); 2] = [
+    let panels: [(&str, Metric); 2] = [
         ("throughput (jobs/s)", |p| p.throughput),
         ("p50 latency (ms)", |p| p.p50_ms),
     ];
