@@ -21,7 +21,7 @@ pub use error::{Error, Result};
 pub use media_key::MediaKey;
 pub use model::{
     FaceOptions, Input, InputKind, Job, JobError, JobId, JobOptions, Lease, Modality, Priority,
-    Status, Tenant, TextGranularity, TextOptions, VoiceOptions,
+    Status, Tenant, TextGranularity, TextOptions, VoiceOptions, WebhookOutcome,
 };
 pub use ports::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore, ListFilter,

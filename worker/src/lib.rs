@@ -6,12 +6,14 @@
 //! - [`analyze`]: one claimed job -> result JSON, or a classified failure.
 //! - [`consumer`]: pollers, per-job tasks, heartbeats, drain on shutdown.
 //! - [`dead_letters`]: marks jobs whose messages were dead-lettered as failed.
+//! - [`webhook`]: signed, retried, SSRF-guarded callbacks when a job ends.
 
 pub mod analyze;
 pub mod consumer;
 pub mod dead_letters;
 mod failure;
 pub mod pipelines;
+pub mod webhook;
 
 pub use consumer::{run, WorkerConfig, WorkerPorts};
 pub use failure::Failure;

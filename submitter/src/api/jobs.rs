@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-use soyl_jobs::{Job, JobId};
+use soyl_jobs::JobId;
 
 /// Accepts a job, as multipart form data (files, texts, options) or JSON (texts, options):
 /// `202 {"job_id", "status", "links"}` with a `Location` header.
@@ -97,15 +97,5 @@ pub async fn get_job(
         .get(&state.tenant(), &id)
         .await?
         .ok_or_else(ApiError::job_not_found)?;
-    Ok(Json(public_view(&job)))
-}
-
-/// A job as clients see it: the record without internal fields (lease, request hash).
-pub fn public_view(job: &Job) -> Value {
-    let mut value = serde_json::to_value(job).unwrap_or_else(|_| json!({"id": job.id}));
-    if let Some(obj) = value.as_object_mut() {
-        obj.remove("lease");
-        obj.remove("request_hash");
-    }
-    value
+    Ok(Json(job.public_json()))
 }

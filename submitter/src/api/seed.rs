@@ -5,7 +5,6 @@
 //! record or `202` with the job id and its polling URL.
 
 use super::error::ApiError;
-use super::jobs::public_view;
 use super::{multipart, AppState};
 use crate::intake::Submission;
 use axum::extract::{Multipart, State};
@@ -155,7 +154,7 @@ async fn submit_and_wait(
     loop {
         if let Some(current) = state.store.get(&job.tenant, &job.id).await? {
             if current.status.is_terminal() {
-                return Ok((StatusCode::OK, Json(public_view(&current))).into_response());
+                return Ok((StatusCode::OK, Json(current.public_json())).into_response());
             }
         }
         if Instant::now() + pause >= deadline {
