@@ -37,7 +37,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API and a worker in one process on the embedded backends (SQLite, media dir).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Submit files (images, audio) as one job; prints the job id, or the result with --wait.
     Submit(SubmitArgs),
     /// Print a job's record.
