@@ -14,7 +14,7 @@
 use crate::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId, JobQueue,
     JobStore, Lease, ListFilter, MediaKey, MediaStore, Priority, QueueMessage, Result, Status,
-    Tenant,
+    Tenant, WebhookOutcome,
 };
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -1038,6 +1038,87 @@ pub async fn store_lists_by_batch_and_status_with_paging(store: &dyn JobStore) {
         page.next.is_none(),
         "conformance: a partial page has no next cursor"
     );
+}
+
+/// `record_webhook` stores the outcome on a finished job and replaces it when called again,
+/// leaving status, result and timestamps alone; an unknown id is `NotFound`.
+pub async fn store_records_webhook_outcome(store: &dyn JobStore) {
+    let tenant = fresh_tenant();
+    let job = new_job(&tenant);
+    create(store, &job).await;
+    claim(
+        store,
+        &job.id,
+        &lease("worker-a", time::Duration::minutes(1)),
+    )
+    .await;
+    let result = serde_json::json!({"version": 1});
+    assert!(
+        ok(
+            "complete",
+            store.complete(&job.id, "worker-a", &result).await
+        ),
+        "conformance: the holder completes"
+    );
+    let finished = get(store, &job).await;
+    // Whole seconds, so that every backend's timestamp encoding round-trips it exactly.
+    let at = OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let failed = WebhookOutcome {
+        url_host: "hooks.example.com".to_owned(),
+        attempts: 5,
+        delivered: false,
+        last_status: Some(503),
+        last_error: Some("HTTP 503".to_owned()),
+        finished_at: at,
+    };
+    ok(
+        "record_webhook",
+        store.record_webhook(&job.id, &failed).await,
+    );
+    let recorded = get(store, &job).await;
+    assert_eq!(
+        recorded.webhook.as_ref(),
+        Some(&failed),
+        "conformance: stored webhook outcome"
+    );
+    assert_eq!(
+        (
+            recorded.status,
+            recorded.result.as_ref(),
+            recorded.finished_at
+        ),
+        (
+            finished.status,
+            finished.result.as_ref(),
+            finished.finished_at
+        ),
+        "conformance: recording a webhook changes nothing else"
+    );
+
+    let delivered = WebhookOutcome {
+        attempts: 1,
+        delivered: true,
+        last_status: Some(200),
+        last_error: None,
+        ..failed
+    };
+    ok(
+        "record_webhook",
+        store.record_webhook(&job.id, &delivered).await,
+    );
+    assert_eq!(
+        get(store, &job).await.webhook.as_ref(),
+        Some(&delivered),
+        "conformance: a second outcome replaces the first"
+    );
+
+    match store.record_webhook(&JobId::new(), &delivered).await {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!(
+            "conformance: record_webhook of an unknown job should be NotFound, got {other:?}"
+        ),
+    }
 }
 
 fn fresh_key() -> MediaKey {

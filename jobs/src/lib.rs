@@ -23,7 +23,7 @@ pub use keys::{ApiKey, KeyStore};
 pub use media_key::MediaKey;
 pub use model::{
     FaceOptions, Input, InputKind, Job, JobError, JobId, JobOptions, Lease, Modality, Priority,
-    Status, Tenant, TextGranularity, TextOptions, VoiceOptions,
+    Status, Tenant, TextGranularity, TextOptions, VoiceOptions, WebhookOutcome,
 };
 pub use ports::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore, ListFilter,

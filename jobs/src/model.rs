@@ -326,6 +326,26 @@ pub struct Lease {
     pub expires_at: OffsetDateTime,
 }
 
+/// How the webhook of a finished job went: written once the delivery (all its attempts) is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookOutcome {
+    /// The host of the callback URL (the full URL may carry secrets and stays in the options).
+    pub url_host: String,
+    /// HTTP requests made, retries included (redirect hops count within one attempt).
+    pub attempts: u32,
+    /// True when a receiver answered 2xx.
+    pub delivered: bool,
+    /// The HTTP status of the last answer, if any answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed (transport error, refused target, status), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the delivery ended.
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+}
+
 /// A job record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -365,6 +385,9 @@ pub struct Job {
     /// The current lease, while running (internal: the API does not show it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// How the webhook went, once its delivery ended (only for jobs with a `callback_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookOutcome>,
 }
 
 impl Job {
@@ -385,6 +408,21 @@ impl Job {
             idempotency_key: None,
             request_hash: None,
             lease: None,
+            webhook: None,
         }
+    }
+
+    /// The record as clients see it, in `GET /v1/jobs/{id}` and in webhook bodies: everything
+    /// but the internal fields (lease, request hash).
+    pub fn public_json(&self) -> serde_json::Value {
+        // Serialising a Job cannot fail (string keys, no custom serialisers that error); the
+        // fallback keeps the id visible should that ever change.
+        let mut value =
+            serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({ "id": self.id }));
+        if let Some(object) = value.as_object_mut() {
+            object.remove("lease");
+            object.remove("request_hash");
+        }
+        value
     }
 }

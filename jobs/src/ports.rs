@@ -2,7 +2,9 @@
 //! (SQLite, media directory) and AWS (SQS, S3, DynamoDB) adapters implement them with the same
 //! guarantees, pinned by one conformance suite.
 
-use crate::{Job, JobError, JobId, Lease, MediaKey, Priority, Result, Status, Tenant};
+use crate::{
+    Job, JobError, JobId, Lease, MediaKey, Priority, Result, Status, Tenant, WebhookOutcome,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -149,4 +151,11 @@ pub trait JobStore: Send + Sync {
     async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page>;
     /// How many of the tenant's jobs are `queued` or `running` (for the concurrent-job quota).
     async fn count_active(&self, tenant: &Tenant) -> Result<u64>;
+    /// Stores `outcome` as the job's `webhook` field, replacing any earlier one, whatever the
+    /// job's tenant and status (the worker calls it after the delivery for a terminal job ended).
+    /// Changes nothing else: status, lease, result, error and timestamps stay as they are, and
+    /// it never conflicts with a transition (adapters apply it as a read-modify-write of the
+    /// record under their usual conditional write, retrying on a lost race). An unknown `id` is
+    /// [`crate::Error::NotFound`] with `what: "job"`.
+    async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()>;
 }

@@ -169,6 +169,12 @@ async fn store_lists_by_batch_and_status_with_paging() {
 }
 
 #[tokio::test]
+async fn store_records_webhook_outcome() {
+    let (_dir, store) = job_store();
+    conformance::store_records_webhook_outcome(&store).await;
+}
+
+#[tokio::test]
 async fn media_round_trip() {
     let (_dir, media) = media();
     conformance::media_round_trip(&media).await;

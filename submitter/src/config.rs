@@ -37,7 +37,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API and a worker in one process on the embedded backends (SQLite, media dir).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Submit files (images, audio) as one job; prints the job id, or the result with --wait.
     Submit(SubmitArgs),
     /// Print a job's record.
@@ -124,6 +124,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     /// API limits.
     pub limits: ApiLimits,
+    #[command(flatten)]
+    /// Webhook settings.
+    pub webhooks: WebhookArgs,
 }
 
 /// Model and device settings.
@@ -218,6 +221,31 @@ pub struct ApiLimits {
     /// Longest text input, in UTF-8 bytes; longer texts get 413 `text_too_long`.
     #[arg(long, env = "SOYL_MAX_TEXT_BYTES", default_value_t = 1024 * 1024)]
     pub max_text_bytes: usize,
+}
+
+/// Webhook signing, retries and SSRF policy.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Key of the `Soyl-Signature` HMAC. Unset: a random key per process (logged as a warning:
+    /// receivers cannot verify signatures, least of all across restarts).
+    #[arg(long, env = "SOYL_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Accept `http://` callback URLs (default: https only).
+    #[arg(long, env = "SOYL_WEBHOOK_ALLOW_HTTP", default_value_t = false)]
+    pub webhook_allow_http: bool,
+    /// Hosts exempt from the SSRF address check, comma-separated exact names or addresses
+    /// (e.g. `127.0.0.1,hooks.local`), for local testing.
+    #[arg(long, env = "SOYL_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+    pub webhook_allow_hosts: Vec<String>,
+    /// Attempts per webhook, the first included.
+    #[arg(long, env = "SOYL_WEBHOOK_MAX_ATTEMPTS", default_value_t = 5)]
+    pub webhook_max_attempts: u32,
+    /// Wait before the first retry, in milliseconds (doubles per retry, capped at 5 minutes).
+    #[arg(long, env = "SOYL_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    pub webhook_retry_base_ms: u64,
+    /// Limit on one webhook request, in milliseconds.
+    #[arg(long, env = "SOYL_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
 }
 
 /// Where a client finds the server.

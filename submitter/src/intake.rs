@@ -47,6 +47,9 @@ pub enum IntakeError {
     /// The record was written but the message could not be queued; the job was marked failed.
     #[error("the job could not be queued: {0}")]
     Enqueue(soyl_jobs::Error),
+    /// `options.callback_url` breaks the callback URL rules.
+    #[error("options.callback_url: {0}")]
+    CallbackUrl(soyl_worker::webhook::WebhookError),
 }
 
 /// The intake service.
@@ -55,6 +58,7 @@ pub struct Intake {
     queue: Arc<dyn JobQueue>,
     store: Arc<dyn JobStore>,
     media: Arc<dyn MediaStore>,
+    allow_http_callbacks: bool,
 }
 
 impl Intake {
@@ -68,12 +72,23 @@ impl Intake {
             queue,
             store,
             media,
+            allow_http_callbacks: false,
         }
+    }
+
+    /// Also accepts `http://` callback URLs (the server's `--webhook-allow-http`).
+    pub fn allow_http_callbacks(mut self, allow: bool) -> Self {
+        self.allow_http_callbacks = allow;
+        self
     }
 
     /// Stores, records and enqueues a job. Returns the job and whether it is new (false: the
     /// idempotency key named an existing job, which is returned instead).
     pub async fn submit(&self, submission: Submission) -> Result<(Job, bool), IntakeError> {
+        if let Some(url) = &submission.options.callback_url {
+            soyl_worker::webhook::callback_url::parse(url, self.allow_http_callbacks)
+                .map_err(IntakeError::CallbackUrl)?;
+        }
         let request_hash = submission
             .idempotency_key
             .as_ref()

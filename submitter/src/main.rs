@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Text => logs.init(),
     }
     match cli.command {
-        Command::Serve(args) => soyl_submitter::serve::run(args).await,
+        Command::Serve(args) => soyl_submitter::serve::run(*args).await,
         Command::Submit(args) => soyl_submitter::client::submit(args).await,
         Command::Status(args) => soyl_submitter::client::status(args).await,
         Command::Wait(args) => soyl_submitter::client::wait(args).await,

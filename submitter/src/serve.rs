@@ -4,7 +4,7 @@
 
 use crate::api::auth::{Auth, Limits};
 use crate::api::{self, AppState, ReadyInfo};
-use crate::config::{ApiLimits, AuthMode, InferenceArgs, ServeArgs};
+use crate::config::{ApiLimits, AuthMode, InferenceArgs, ServeArgs, WebhookArgs};
 use crate::intake::Intake;
 use anyhow::Context;
 use soyl_jobs::embedded::{
@@ -17,6 +17,7 @@ use soyl_models::runtime::RuntimeOptions;
 use soyl_models::text::{TextLimits, TextOptions};
 use soyl_models::voice::AudioLimits;
 use soyl_models::{Repository, Runtime};
+use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig};
 use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,7 +90,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState {
         auth: Arc::new(Auth::new(auth, limits)),
-        intake: Intake::new(queue.clone(), store.clone(), media),
+        intake: Intake::new(queue.clone(), store.clone(), media)
+            .allow_http_callbacks(args.webhooks.webhook_allow_http),
         store,
         queue,
         limits: args.limits.clone(),
@@ -185,6 +187,32 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
         stop_timeout: Duration::from_secs(w.stop_timeout_s),
         retry_base: Duration::from_millis(w.retry_base_ms),
         fusion_weights: w.fusion_weights.clone(),
+        webhook: webhook_config(&args.webhooks),
+    }
+}
+
+fn webhook_config(args: &WebhookArgs) -> WebhookConfig {
+    let secret = match args.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => Secret::new(text),
+        None => {
+            tracing::warn!(
+                "no --webhook-secret (SOYL_WEBHOOK_SECRET): webhooks are signed with a random key \
+                 of this process, which receivers cannot verify and which changes at every restart"
+            );
+            Secret::generate()
+        }
+    };
+    WebhookConfig {
+        secret,
+        policy: GuardPolicy {
+            allow_http: args.webhook_allow_http,
+            allow_hosts: args.webhook_allow_hosts.clone(),
+        },
+        retry: RetryPolicy {
+            max_attempts: args.webhook_max_attempts,
+            base_delay: Duration::from_millis(args.webhook_retry_base_ms),
+            timeout: Duration::from_millis(args.webhook_timeout_ms),
+        },
     }
 }
 

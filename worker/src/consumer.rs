@@ -7,8 +7,9 @@
 //! for immediate redelivery, so nothing stays `running` behind a stopped worker.
 
 use crate::analyze::Analyzer;
+use crate::webhook::{WebhookConfig, Webhooks};
 use crate::{Failure, Pipelines};
-use soyl_jobs::{ClaimOutcome, Delivery, JobQueue, JobStore, Lease, MediaStore};
+use soyl_jobs::{ClaimOutcome, Delivery, Job, JobQueue, JobStore, Lease, MediaStore, Status};
 use soyl_models::CancelToken;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,11 +54,14 @@ pub struct WorkerConfig {
     pub retry_base: Duration,
     /// Per-modality fusion weights.
     pub fusion_weights: soyl_models::fusion::Weights,
+    /// Webhook signing, retries and SSRF policy.
+    pub webhook: WebhookConfig,
 }
 
 struct Shared {
     ports: WorkerPorts,
     analyzer: Analyzer,
+    webhooks: Webhooks,
     config: WorkerConfig,
     /// Turns true when in-flight work must be abandoned (stop timeout passed).
     hard_stop: watch::Receiver<bool>,
@@ -78,6 +82,7 @@ pub async fn run(
             ports.media.clone(),
             config.max_media_bytes,
         ),
+        webhooks: Webhooks::new(config.webhook.clone(), ports.store.clone()),
         ports,
         config,
         hard_stop: hard_rx,
@@ -91,6 +96,7 @@ pub async fn run(
         tokio::spawn(crate::dead_letters::watch(
             dlq,
             shared.ports.store.clone(),
+            shared.webhooks.clone(),
             shutdown.clone(),
         ))
     });
@@ -190,6 +196,11 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         Ok(ClaimOutcome::Terminal(status)) => {
             tracing::debug!(job_id = %id, status = status.as_str(), "duplicate delivery of a finished job");
             ack(shared, &delivery).await;
+            if status == Status::Cancelled {
+                // The job was cancelled while queued: this message is the worker's one sight of
+                // that end.
+                shared.webhooks.job_ended(&delivery.message.tenant, id);
+            }
             return;
         }
         Ok(ClaimOutcome::Missing) => {
@@ -233,6 +244,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
                 crate::telemetry::finished(&job, "succeeded", None);
                 tracing::info!(job_id = %id, "job succeeded");
                 ack(shared, &delivery).await;
+                job_ended(shared, &job);
             }
             Ok(false) => {
                 tracing::warn!(job_id = %id, "result refused: lease lost or job cancelled")
@@ -248,6 +260,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
                     crate::telemetry::finished(&job, "failed", Some(&error.code));
                     tracing::info!(job_id = %id, code = %error.code, "job failed");
                     ack(shared, &delivery).await;
+                    job_ended(shared, &job);
                 }
                 Ok(false) => {
                     tracing::warn!(job_id = %id, "failure refused: lease lost or job cancelled")
@@ -263,20 +276,33 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             tracing::warn!(job_id = %id, %reason, "transient failure; releasing for redelivery");
             requeue_and_release(shared, &delivery, &holder).await;
         }
-        Err(Failure::Abandoned) => abandoned(shared, &delivery, &holder).await,
+        Err(Failure::Abandoned) => abandoned(shared, &delivery, &holder, &job).await,
+    }
+}
+
+/// Starts the webhook of a job that just ended, after its message was acked (off the result
+/// path: the delivery runs on its own task).
+fn job_ended(shared: &Shared, job: &Job) {
+    if job.options.callback_url.is_some() {
+        shared.webhooks.job_ended(&job.tenant, job.id);
     }
 }
 
 /// After abandoned work: if we still hold the job (draining), hand it back at once; if the job
 /// ended (cancelled), the message is done; if someone else holds it, leave the message to them.
-async fn abandoned(shared: &Shared, delivery: &Delivery, holder: &str) {
+async fn abandoned(shared: &Shared, delivery: &Delivery, holder: &str, job: &Job) {
     let id = delivery.message.job_id;
     if let Ok(true) = shared.ports.store.requeue(&id, holder).await {
         release(shared, delivery, Duration::ZERO).await;
         return;
     }
     match shared.ports.store.get(&delivery.message.tenant, &id).await {
-        Ok(Some(job)) if job.status.is_terminal() => ack(shared, delivery).await,
+        Ok(Some(current)) if current.status.is_terminal() => {
+            ack(shared, delivery).await;
+            if current.status == Status::Cancelled {
+                job_ended(shared, job);
+            }
+        }
         _ => tracing::info!(job_id = %id, "abandoned work left to the current lease holder"),
     }
 }

@@ -1,8 +1,9 @@
 //! The dead-letter watcher: a message that was received `max_receives` times without being acked
 //! is moved to the dead-letter queue by the queue itself; this loop marks its job `failed` with
 //! code `dead_lettered` (from any non-terminal state) and then deletes the dead letter, so a job
-//! never stays `queued` or `running` behind a poison message.
+//! never stays `queued` or `running` behind a poison message. A job it fails gets its webhook.
 
+use crate::webhook::Webhooks;
 use soyl_jobs::{JobError, JobQueue, JobStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio::sync::watch;
 pub async fn watch(
     dlq: Arc<dyn JobQueue>,
     store: Arc<dyn JobStore>,
+    webhooks: Webhooks,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -39,6 +41,9 @@ pub async fn watch(
                     tracing::warn!(job_id = %id, marked_failed = changed, "dead-lettered job");
                     if let Err(e) = dlq.ack(&d.receipt).await {
                         tracing::warn!(job_id = %id, error = %e, "dead letter delete failed");
+                    }
+                    if changed {
+                        webhooks.job_ended(&d.message.tenant, id);
                     }
                 }
                 Err(e) => {

@@ -6,6 +6,7 @@
 //! - [`analyze`]: one claimed job -> result JSON, or a classified failure.
 //! - [`consumer`]: pollers, per-job tasks, heartbeats, drain on shutdown.
 //! - [`dead_letters`]: marks jobs whose messages were dead-lettered as failed.
+//! - [`webhook`]: signed, retried, SSRF-guarded callbacks when a job ends.
 
 pub mod analyze;
 pub mod consumer;
@@ -14,6 +15,7 @@ mod failure;
 pub mod in_flight;
 pub mod pipelines;
 pub mod telemetry;
+pub mod webhook;
 
 pub use consumer::{run, WorkerConfig, WorkerPorts};
 pub use failure::Failure;

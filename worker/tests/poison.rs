@@ -13,6 +13,7 @@ use soyl_jobs::{
 };
 use soyl_models::runtime::RuntimeOptions;
 use soyl_models::{DeviceChoice, Repository, Runtime};
+use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig};
 use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +68,9 @@ impl JobStore for RefusesToComplete {
     }
     async fn count_active(&self, tenant: &Tenant) -> Result<u64> {
         self.inner.count_active(tenant).await
+    }
+    async fn record_webhook(&self, id: &JobId, outcome: &soyl_jobs::WebhookOutcome) -> Result<()> {
+        self.inner.record_webhook(id, outcome).await
     }
 }
 
@@ -147,6 +151,18 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
         stop_timeout: Duration::from_secs(5),
         retry_base: Duration::from_millis(100),
         fusion_weights: Default::default(),
+        webhook: WebhookConfig {
+            secret: Secret::generate(),
+            policy: GuardPolicy {
+                allow_http: false,
+                allow_hosts: Vec::new(),
+            },
+            retry: RetryPolicy {
+                max_attempts: 1,
+                base_delay: Duration::from_millis(10),
+                timeout: Duration::from_secs(1),
+            },
+        },
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(soyl_worker::run(ports, pipelines, config, shutdown));

@@ -10,7 +10,7 @@
 use super::db::{abort, instant_ms, write_transaction, SqliteDb};
 use crate::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Error, Job, JobError, JobId, JobStore, Lease,
-    ListFilter, Page, Result, Status, Tenant,
+    ListFilter, Page, Result, Status, Tenant, WebhookOutcome,
 };
 use async_trait::async_trait;
 use rusqlite::types::Value;
@@ -358,5 +358,26 @@ impl JobStore for SqliteJobStore {
             None
         };
         Ok(Page { jobs, next })
+    }
+
+    async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
+        let outcome = outcome.clone();
+        let found = self
+            .transition("record webhook", id, None, move |job, _now| match job {
+                Some(mut job) => {
+                    job.webhook = Some(outcome);
+                    (Some(job), true)
+                }
+                None => (None, false),
+            })
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "job",
+                key: id.to_string(),
+            })
+        }
     }
 }

@@ -98,6 +98,11 @@ impl From<IntakeError> for ApiError {
                 "enqueue_failed",
                 e.to_string(),
             ),
+            IntakeError::CallbackUrl(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_callback_url",
+                e.to_string(),
+            ),
         }
     }
 }

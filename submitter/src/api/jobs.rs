@@ -121,7 +121,7 @@ pub async fn get_job(
         .ok_or_else(ApiError::job_not_found)?;
     Ok(with_timing_headers(
         &job,
-        Json(public_view(&job)).into_response(),
+        Json(job.public_json()).into_response(),
     ))
 }
 
@@ -144,16 +144,6 @@ pub fn with_timing_headers(job: &Job, mut response: Response) -> Response {
     response
 }
 
-/// A job as clients see it: the record without internal fields (lease, request hash).
-pub fn public_view(job: &Job) -> Value {
-    let mut value = serde_json::to_value(job).unwrap_or_else(|_| json!({"id": job.id}));
-    if let Some(obj) = value.as_object_mut() {
-        obj.remove("lease");
-        obj.remove("request_hash");
-    }
-    value
-}
-
 /// `DELETE /v1/jobs/{id}`: cancels a queued or running job (a running job's remaining lane work
 /// is skipped). 200 with the record; 409 `already_finished` if it had ended; 404 if unknown.
 #[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
@@ -171,7 +161,7 @@ pub async fn cancel_job(
                 in_flight.cancel(&id);
             }
             tracing::info!(job_id = %id, "job cancelled");
-            Ok(Json(public_view(&job)).into_response())
+            Ok(Json(job.public_json()).into_response())
         }
         CancelOutcome::AlreadyTerminal(status) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -229,6 +219,6 @@ pub async fn list_jobs(
         after,
     };
     let page = state.store.list(&caller.tenant, &filter).await?;
-    let jobs: Vec<Value> = page.jobs.iter().map(public_view).collect();
+    let jobs: Vec<Value> = page.jobs.iter().map(Job::public_json).collect();
     Ok(Json(json!({"jobs": jobs, "next_cursor": page.next})))
 }

@@ -6,7 +6,7 @@
 
 use super::auth::{check_quota, Caller};
 use super::error::ApiError;
-use super::jobs::{public_view, with_timing_headers};
+use super::jobs::with_timing_headers;
 #[allow(unused_imports)] // used by the OpenAPI attributes
 use super::schema::*;
 use super::{multipart, AppState};
@@ -175,7 +175,7 @@ async fn submit_and_wait(
     loop {
         if let Some(current) = state.store.get(&job.tenant, &job.id).await? {
             if current.status.is_terminal() {
-                let response = (StatusCode::OK, Json(public_view(&current))).into_response();
+                let response = (StatusCode::OK, Json(current.public_json())).into_response();
                 return Ok(with_timing_headers(&current, response));
             }
         }
