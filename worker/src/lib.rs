@@ -15,7 +15,7 @@ pub mod in_flight;
 pub mod pipelines;
 pub mod telemetry;
 
-pub use consumer::{run, WorkerConfig, WorkerPorts};
+pub use consumer::{run, BulkQueue, QueueWeights, WorkerConfig, WorkerPorts};
 pub use failure::Failure;
 pub use in_flight::InFlight;
 pub use pipelines::{PipelineConfig, Pipelines};
