@@ -120,6 +120,7 @@ fn a_directory_is_reprocessed_once_and_a_rerun_enqueues_nothing() {
     let dir = temp_dir();
     let (source, data) = (dir.path().join("source"), dir.path().join("data"));
     generate(&source, n);
+    std::fs::create_dir_all(&data).expect("data dir");
     let _server = Server::start(&data, &[]);
     let started = Instant::now();
     let (batch, enqueued) = reprocess(&source, &data, &["--wait"]);
@@ -218,6 +219,7 @@ fn an_interactive_job_stays_fast_behind_a_bulk_backlog() {
     let dir = temp_dir();
     let (source, data) = (dir.path().join("source"), dir.path().join("data"));
     generate(&source, n);
+    std::fs::create_dir_all(&data).expect("data dir");
     let server = Server::start(&data, &[]);
     interactive_latency(&server.url); // warm-up
     let unloaded = interactive_latency(&server.url);
