@@ -46,6 +46,10 @@ pub enum Command {
     Wait(JobArgs),
     /// Manage API keys in a data directory (create prints the key once).
     Keys(KeysArgs),
+    /// Reprocess a directory: one bulk job per file, in a resumable batch (on the data dir).
+    Reprocess(ReprocessArgs),
+    /// Write one line per job of a batch (JSON Lines or CSV) to stdout.
+    Export(ExportArgs),
     /// Measure this machine: raw model ceilings, preprocessing stages, end-to-end load over HTTP.
     Bench(BenchArgs),
 }
@@ -188,6 +192,13 @@ pub struct WorkerArgs {
     /// Fusion weight per modality, as `face=1,voice=0.8,text=0.6` (other sources weigh 1).
     #[arg(long, env = "SOYL_FUSION_WEIGHTS", default_value = "face=1,voice=0.8,text=0.6", value_parser = parse_weights)]
     pub fusion_weights: soyl_models::fusion::Weights,
+    /// Receive rounds (out of interactive + bulk weight) that take interactive messages first.
+    #[arg(long, env = "SOYL_INTERACTIVE_WEIGHT", default_value_t = 4)]
+    pub interactive_weight: u32,
+    /// Receive rounds that take bulk messages first (0: bulk work only fills slots that
+    /// interactive work leaves free).
+    #[arg(long, env = "SOYL_BULK_WEIGHT", default_value_t = 1)]
+    pub bulk_weight: u32,
     /// Run no worker in this process (API only; jobs wait in the queue).
     #[arg(long, env = "SOYL_NO_WORKER", default_value_t = false)]
     pub no_worker: bool,
@@ -357,4 +368,74 @@ pub struct BenchArgs {
     /// Folder for the report (`bench.md`, `bench.svg`, `bench.json`).
     #[arg(long, env = "SOYL_BENCH_OUT", default_value = "bench-results")]
     pub out: PathBuf,
+}
+
+/// Arguments of `soyl reprocess`.
+#[derive(Debug, Clone, Args)]
+pub struct ReprocessArgs {
+    /// The directory to reprocess (an `s3://` source is not supported yet).
+    pub source: PathBuf,
+    /// Folder of the embedded backends (the same as `soyl serve --data-dir`).
+    #[arg(long, env = "SOYL_DATA_DIR", default_value = "soyl-data")]
+    pub data_dir: PathBuf,
+    /// Tenant that owns the jobs.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// Resume or extend this batch (default: an id derived from the source, filters, options
+    /// and model versions, so re-running the same command resumes the same batch).
+    #[arg(long)]
+    pub batch: Option<String>,
+    /// Only files with these extensions, e.g. `jpg,png,wav,txt`.
+    #[arg(long, value_delimiter = ',')]
+    pub ext: Vec<String>,
+    /// Only files modified at or after this instant (RFC 3339).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub modified_since: Option<time::OffsetDateTime>,
+    /// At most this many files (after the other filters, in listing order).
+    #[arg(long)]
+    pub max_items: Option<u64>,
+    /// Analyses to run, e.g. `face,voice` (default: all that apply).
+    #[arg(long, value_delimiter = ',', value_parser = parse_modality)]
+    pub modalities: Option<Vec<soyl_jobs::Modality>>,
+    /// Fuse the modalities into one reading.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub fuse: bool,
+    /// Skip files that have a succeeded job in this other batch.
+    #[arg(long)]
+    pub skip_done_from: Option<String>,
+    /// Model repository (its versions are part of each file's identity).
+    #[arg(long, env = "SOYL_MODELS", default_value = "models/repository")]
+    pub models: PathBuf,
+    /// After enqueueing, show the batch live until every job has finished.
+    #[arg(long)]
+    pub wait: bool,
+    /// No progress bar (for scripts); the summary line is still printed.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `soyl export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The batch id.
+    pub batch: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: crate::bulk::ExportFormat,
+    /// Folder of the embedded backends.
+    #[arg(long, env = "SOYL_DATA_DIR", default_value = "soyl-data")]
+    pub data_dir: PathBuf,
+    /// Tenant that owns the batch.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+}
+
+fn parse_rfc3339(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{text:?}: not RFC 3339: {e}"))
+}
+
+fn parse_modality(text: &str) -> Result<soyl_jobs::Modality, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("{text:?}: one of face, voice, text"))
 }

@@ -7,7 +7,7 @@ use crate::sniff;
 use bytes::Bytes;
 use soyl_jobs::{
     CreateOutcome, Input, InputKind, Job, JobError, JobOptions, JobQueue, JobStore, MediaKey,
-    MediaStore, QueueMessage, Tenant,
+    MediaStore, Priority, QueueMessage, Tenant,
 };
 use std::sync::Arc;
 
@@ -56,6 +56,8 @@ pub enum IntakeError {
 #[derive(Clone)]
 pub struct Intake {
     queue: Arc<dyn JobQueue>,
+    /// Where `bulk` priority jobs go (None: the interactive queue takes them too).
+    bulk_queue: Option<Arc<dyn JobQueue>>,
     store: Arc<dyn JobStore>,
     media: Arc<dyn MediaStore>,
     allow_http_callbacks: bool,
@@ -70,6 +72,7 @@ impl Intake {
     ) -> Self {
         Intake {
             queue,
+            bulk_queue: None,
             store,
             media,
             allow_http_callbacks: false,
@@ -80,6 +83,51 @@ impl Intake {
     pub fn allow_http_callbacks(mut self, allow: bool) -> Self {
         self.allow_http_callbacks = allow;
         self
+    }
+
+    /// Sends `bulk` priority jobs to `queue` instead of the interactive queue.
+    pub fn with_bulk_queue(mut self, queue: Arc<dyn JobQueue>) -> Self {
+        self.bulk_queue = Some(queue);
+        self
+    }
+
+    /// The job store.
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.store
+    }
+
+    /// The media store.
+    pub fn media(&self) -> &Arc<dyn MediaStore> {
+        &self.media
+    }
+
+    /// The queue for jobs of this priority.
+    pub fn queue_for(&self, priority: Priority) -> &Arc<dyn JobQueue> {
+        match (priority, &self.bulk_queue) {
+            (Priority::Bulk, Some(bulk)) => bulk,
+            _ => &self.queue,
+        }
+    }
+
+    /// Sends the message of a stored job; if that fails, marks the job failed
+    /// (`enqueue_failed`) so it never sits `queued` forever.
+    pub async fn enqueue(&self, job: &Job) -> Result<(), IntakeError> {
+        let message = QueueMessage {
+            job_id: job.id,
+            tenant: job.tenant.clone(),
+            priority: job.options.priority,
+        };
+        if let Err(e) = self.queue_for(job.options.priority).send(&message).await {
+            let error = JobError::new(
+                "enqueue_failed",
+                format!("the job could not be queued: {e}"),
+            );
+            if let Err(mark) = self.store.fail(&job.id, None, &error).await {
+                tracing::error!(job_id = %job.id, error = %mark, "enqueue failed and the record could not be marked failed");
+            }
+            return Err(IntakeError::Enqueue(e));
+        }
+        Ok(())
     }
 
     /// Stores, records and enqueues a job. Returns the job and whether it is new (false: the
@@ -125,21 +173,7 @@ impl Intake {
             }
             return Ok((*existing, false));
         }
-        let message = QueueMessage {
-            job_id: job.id,
-            tenant: job.tenant.clone(),
-            priority: job.options.priority,
-        };
-        if let Err(e) = self.queue.send(&message).await {
-            let error = JobError::new(
-                "enqueue_failed",
-                format!("the job could not be queued: {e}"),
-            );
-            if let Err(mark) = self.store.fail(&job.id, None, &error).await {
-                tracing::error!(job_id = %job.id, error = %mark, "enqueue failed and the record could not be marked failed");
-            }
-            return Err(IntakeError::Enqueue(e));
-        }
+        self.enqueue(&job).await?;
         metrics::counter!(crate::prometheus::JOBS_ACCEPTED).increment(1);
         tracing::info!(job_id = %job.id, tenant = %job.tenant, inputs = job.inputs.len(), "job accepted");
         Ok((job, true))

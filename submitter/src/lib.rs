@@ -9,10 +9,12 @@
 
 pub mod api;
 pub mod bench;
+pub mod bulk;
 pub mod client;
 pub mod config;
 pub mod intake;
 pub mod keys;
 pub mod prometheus;
+pub mod reprocess;
 pub mod serve;
 pub mod sniff;

@@ -22,6 +22,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Status(args) => soyl_submitter::client::status(args).await,
         Command::Wait(args) => soyl_submitter::client::wait(args).await,
         Command::Keys(args) => soyl_submitter::keys::run(args).await,
+        Command::Reprocess(args) => soyl_submitter::reprocess::run(args).await,
+        Command::Export(args) => soyl_submitter::reprocess::export(args).await,
         Command::Bench(args) => soyl_submitter::bench::run(args).await,
     }
 }

@@ -18,11 +18,16 @@ use soyl_models::text::{TextLimits, TextOptions};
 use soyl_models::voice::AudioLimits;
 use soyl_models::{Repository, Runtime};
 use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig};
-use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
+use soyl_worker::{BulkQueue, PipelineConfig, Pipelines, QueueWeights, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// The embedded queue of interactive jobs (its dead letters: `jobs-dlq`).
+pub const INTERACTIVE_QUEUE: &str = "jobs";
+/// The embedded queue of bulk jobs (its dead letters: `jobs-bulk-dlq`).
+pub const BULK_QUEUE: &str = "jobs-bulk";
 
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -35,9 +40,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         visibility_timeout: Duration::from_secs(args.worker.visibility_timeout_s),
         max_receives: args.worker.max_receives,
     };
-    let queue = SqliteQueue::open(&db, "jobs", queue_config)?;
+    let queue = SqliteQueue::open(&db, INTERACTIVE_QUEUE, queue_config)?;
     let dead_letters: Arc<dyn JobQueue> = Arc::new(queue.dead_letter_queue());
     let queue: Arc<dyn JobQueue> = Arc::new(queue);
+    let bulk = SqliteQueue::open(&db, BULK_QUEUE, queue_config)?;
+    let bulk = BulkQueue {
+        dead_letters: Some(Arc::new(bulk.dead_letter_queue())),
+        queue: Arc::new(bulk),
+    };
     let store: Arc<dyn JobStore> = Arc::new(SqliteJobStore::open(&db)?);
     let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(args.data_dir.join("media"))?);
 
@@ -60,6 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let ports = WorkerPorts {
             queue: queue.clone(),
             dead_letters: Some(dead_letters),
+            bulk: Some(bulk.clone()),
             store: store.clone(),
             media: media.clone(),
             in_flight: in_flight.clone(),
@@ -90,8 +101,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState {
         auth: Arc::new(Auth::new(auth, limits)),
-        intake: Intake::new(queue.clone(), store.clone(), media)
-            .allow_http_callbacks(args.webhooks.webhook_allow_http),
+        intake: Intake::new(queue.clone(), store.clone(), media.clone())
+            .allow_http_callbacks(args.webhooks.webhook_allow_http)
+            .with_bulk_queue(bulk.queue.clone()),
         store,
         queue,
         limits: args.limits.clone(),
@@ -187,6 +199,10 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
         stop_timeout: Duration::from_secs(w.stop_timeout_s),
         retry_base: Duration::from_millis(w.retry_base_ms),
         fusion_weights: w.fusion_weights.clone(),
+        queue_weights: QueueWeights {
+            interactive: w.interactive_weight,
+            bulk: w.bulk_weight,
+        },
         webhook: webhook_config(&args.webhooks),
     }
 }

@@ -2,6 +2,13 @@
 //! task that claims the job under a lease, keeps the lease (and the message's invisibility) alive
 //! with a heartbeat, runs the analysis, writes the outcome as the lease holder, and only then acks.
 //!
+//! Priorities: interactive and bulk work arrive on separate queues. Each receive round of a poller
+//! takes from one queue first and fills the slots left from the other; out of every
+//! `interactive_weight + bulk_weight` rounds, `bulk_weight` start with the bulk queue, so a bulk
+//! backlog never makes interactive messages wait behind it and steady interactive load never
+//! starves bulk work entirely. Every delivery is acked, extended and released on the queue it
+//! came from.
+//!
 //! Shutdown (the `shutdown` watch turning true): pollers stop receiving at once; in-flight jobs get
 //! `stop_timeout` to finish; whatever is still running then is abandoned, requeued and released
 //! for immediate redelivery, so nothing stays `running` behind a stopped worker.
@@ -21,16 +28,53 @@ use tracing::Instrument;
 /// The storage ports the worker uses.
 #[derive(Clone)]
 pub struct WorkerPorts {
-    /// The job queue.
+    /// The interactive job queue.
     pub queue: Arc<dyn JobQueue>,
     /// Its dead-letter queue, watched to fail dead-lettered jobs (None: another process does it).
     pub dead_letters: Option<Arc<dyn JobQueue>>,
+    /// The bulk job queue and its dead-letter queue (None: all work arrives on `queue`).
+    pub bulk: Option<BulkQueue>,
     /// Job records.
     pub store: Arc<dyn JobStore>,
     /// Media.
     pub media: Arc<dyn MediaStore>,
     /// Running jobs of this process, for immediate cancellation from the API.
     pub in_flight: Arc<crate::InFlight>,
+}
+
+/// The bulk (low-priority) queue of a worker.
+#[derive(Clone)]
+pub struct BulkQueue {
+    /// Bulk job messages.
+    pub queue: Arc<dyn JobQueue>,
+    /// Its dead-letter queue, watched like the interactive one (None: another process does it).
+    pub dead_letters: Option<Arc<dyn JobQueue>>,
+}
+
+/// Receive rounds per cycle that start with each queue (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueWeights {
+    /// Rounds that take interactive messages first.
+    pub interactive: u32,
+    /// Rounds that take bulk messages first (0: bulk only fills slots interactive left free).
+    pub bulk: u32,
+}
+
+impl Default for QueueWeights {
+    fn default() -> Self {
+        QueueWeights {
+            interactive: 4,
+            bulk: 1,
+        }
+    }
+}
+
+impl QueueWeights {
+    /// Whether receive round `round` starts with the bulk queue.
+    fn bulk_first(self, round: u64) -> bool {
+        let cycle = u64::from(self.interactive) + u64::from(self.bulk);
+        cycle > 0 && round % cycle >= u64::from(self.interactive)
+    }
 }
 
 /// Worker settings (filled from the binary's command line).
@@ -56,6 +100,8 @@ pub struct WorkerConfig {
     pub fusion_weights: soyl_models::fusion::Weights,
     /// Webhook signing, retries and SSRF policy.
     pub webhook: WebhookConfig,
+    /// How receive rounds share out between the interactive and the bulk queue.
+    pub queue_weights: QueueWeights,
 }
 
 struct Shared {
@@ -92,14 +138,23 @@ pub async fn run(
     for _ in 0..shared.config.pollers.max(1) {
         pollers.spawn(poll(shared.clone(), slots.clone(), shutdown.clone()));
     }
-    let reaper = shared.ports.dead_letters.clone().map(|dlq| {
-        tokio::spawn(crate::dead_letters::watch(
-            dlq,
-            shared.ports.store.clone(),
-            shared.webhooks.clone(),
-            shutdown.clone(),
-        ))
-    });
+    let bulk_dead_letters = shared
+        .ports
+        .bulk
+        .as_ref()
+        .and_then(|b| b.dead_letters.clone());
+    let reapers: Vec<_> = [shared.ports.dead_letters.clone(), bulk_dead_letters]
+        .into_iter()
+        .flatten()
+        .map(|dlq| {
+            tokio::spawn(crate::dead_letters::watch(
+                dlq,
+                shared.ports.store.clone(),
+                shared.webhooks.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
     let _ = shutdown.wait_for(|stop| *stop).await;
     tracing::info!("worker draining: receiving stopped, finishing in-flight jobs");
     let mut in_flight = JoinSet::new();
@@ -120,7 +175,7 @@ pub async fn run(
         let _ = hard_tx.send(true);
         while in_flight.join_next().await.is_some() {}
     }
-    if let Some(reaper) = reaper {
+    for reaper in reapers {
         let _ = reaper.await;
     }
     tracing::info!("worker stopped");
@@ -134,7 +189,9 @@ async fn poll(
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
+    let mut round: u64 = 0;
     loop {
+        round = round.wrapping_add(1);
         while tasks.try_join_next().is_some() {}
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => permit.expect("semaphore never closed; this is a bug"),
@@ -148,18 +205,18 @@ async fn poll(
             }
         }
         let received = tokio::select! {
-            r = shared.ports.queue.receive(permits.len(), shared.config.receive_wait) => r,
+            r = receive_round(&shared, round, permits.len()) => r,
             _ = shutdown.wait_for(|s| *s) => break,
         };
         match received {
             Ok(deliveries) => {
-                for (delivery, permit) in deliveries.into_iter().zip(permits.drain(..)) {
+                for ((queue, delivery), permit) in deliveries.into_iter().zip(permits.drain(..)) {
                     let shared = shared.clone();
                     // Every log line of the job's work carries its id (JSON logs show span fields).
                     let span = tracing::info_span!("job", job_id = %delivery.message.job_id);
                     tasks.spawn(
                         async move {
-                            handle(&shared, delivery).await;
+                            handle(&shared, &queue, delivery).await;
                             drop(permit);
                         }
                         .instrument(span),
@@ -178,8 +235,47 @@ async fn poll(
     tasks
 }
 
-/// Drives one delivery to an ack, a release, or (lease lost) nothing.
-async fn handle(shared: &Shared, delivery: Delivery) {
+/// One receive round for up to `slots` messages: the first queue of this round without waiting,
+/// then the other for the slots left; when both are empty, a long poll on the first queue.
+async fn receive_round(
+    shared: &Shared,
+    round: u64,
+    slots: usize,
+) -> soyl_jobs::Result<Vec<(Arc<dyn JobQueue>, Delivery)>> {
+    let interactive = shared.ports.queue.clone();
+    let Some(bulk) = shared.ports.bulk.as_ref().map(|b| b.queue.clone()) else {
+        let deliveries = interactive
+            .receive(slots, shared.config.receive_wait)
+            .await?;
+        return Ok(tag(&interactive, deliveries));
+    };
+    let order = if shared.config.queue_weights.bulk_first(round) {
+        [bulk, interactive]
+    } else {
+        [interactive, bulk]
+    };
+    let mut received = tag(&order[0], order[0].receive(slots, Duration::ZERO).await?);
+    if received.len() < slots {
+        let more = order[1]
+            .receive(slots - received.len(), Duration::ZERO)
+            .await?;
+        received.extend(tag(&order[1], more));
+    }
+    if received.is_empty() {
+        // Idle: wait on the queue this round favours; the other is looked at again next round.
+        let waited = order[0].receive(slots, shared.config.receive_wait).await?;
+        received = tag(&order[0], waited);
+    }
+    Ok(received)
+}
+
+fn tag(queue: &Arc<dyn JobQueue>, deliveries: Vec<Delivery>) -> Vec<(Arc<dyn JobQueue>, Delivery)> {
+    deliveries.into_iter().map(|d| (queue.clone(), d)).collect()
+}
+
+/// Drives one delivery to an ack, a release, or (lease lost) nothing. `queue` is the queue the
+/// delivery came from: its receipt is only valid there.
+async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) {
     let ports = &shared.ports;
     let id = delivery.message.job_id;
     let holder = format!(
@@ -195,7 +291,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         Ok(ClaimOutcome::Claimed(job)) => job,
         Ok(ClaimOutcome::Terminal(status)) => {
             tracing::debug!(job_id = %id, status = status.as_str(), "duplicate delivery of a finished job");
-            ack(shared, &delivery).await;
+            ack(queue, &delivery).await;
             if status == Status::Cancelled {
                 // The job was cancelled while queued: this message is the worker's one sight of
                 // that end.
@@ -205,18 +301,18 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         }
         Ok(ClaimOutcome::Missing) => {
             tracing::warn!(job_id = %id, "message for a job with no record; dropping it");
-            ack(shared, &delivery).await;
+            ack(queue, &delivery).await;
             return;
         }
         Ok(ClaimOutcome::Busy(until)) => {
             let wait =
                 (until - OffsetDateTime::now_utc()).unsigned_abs() + Duration::from_millis(100);
-            release(shared, &delivery, wait).await;
+            release(queue, &delivery, wait).await;
             return;
         }
         Err(e) => {
             tracing::warn!(job_id = %id, error = %e, "claim failed");
-            release(shared, &delivery, backoff(shared, &delivery)).await;
+            release(queue, &delivery, backoff(shared, &delivery)).await;
             return;
         }
     };
@@ -225,7 +321,8 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     let cancel = CancelToken::new();
     let _registered = ports.in_flight.register(id, cancel.clone());
     let heartbeat = tokio::spawn(heartbeat(
-        ports.clone(),
+        ports.store.clone(),
+        queue.clone(),
         delivery.clone(),
         holder.clone(),
         shared.config.lease,
@@ -243,7 +340,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             Ok(true) => {
                 crate::telemetry::finished(&job, "succeeded", None);
                 tracing::info!(job_id = %id, "job succeeded");
-                ack(shared, &delivery).await;
+                ack(queue, &delivery).await;
                 job_ended(shared, &job);
             }
             Ok(false) => {
@@ -251,7 +348,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             }
             Err(e) => {
                 tracing::warn!(job_id = %id, error = %e, "could not store result; will retry");
-                requeue_and_release(shared, &delivery, &holder).await;
+                requeue_and_release(shared, queue, &delivery, &holder).await;
             }
         },
         Err(Failure::Permanent(error)) => {
@@ -259,7 +356,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
                 Ok(true) => {
                     crate::telemetry::finished(&job, "failed", Some(&error.code));
                     tracing::info!(job_id = %id, code = %error.code, "job failed");
-                    ack(shared, &delivery).await;
+                    ack(queue, &delivery).await;
                     job_ended(shared, &job);
                 }
                 Ok(false) => {
@@ -267,16 +364,16 @@ async fn handle(shared: &Shared, delivery: Delivery) {
                 }
                 Err(e) => {
                     tracing::warn!(job_id = %id, error = %e, "could not store failure; will retry");
-                    requeue_and_release(shared, &delivery, &holder).await;
+                    requeue_and_release(shared, queue, &delivery, &holder).await;
                 }
             }
         }
         Err(Failure::Transient(reason)) => {
             crate::telemetry::retried();
             tracing::warn!(job_id = %id, %reason, "transient failure; releasing for redelivery");
-            requeue_and_release(shared, &delivery, &holder).await;
+            requeue_and_release(shared, queue, &delivery, &holder).await;
         }
-        Err(Failure::Abandoned) => abandoned(shared, &delivery, &holder, &job).await,
+        Err(Failure::Abandoned) => abandoned(shared, queue, &delivery, &holder, &job).await,
     }
 }
 
@@ -290,15 +387,21 @@ fn job_ended(shared: &Shared, job: &Job) {
 
 /// After abandoned work: if we still hold the job (draining), hand it back at once; if the job
 /// ended (cancelled), the message is done; if someone else holds it, leave the message to them.
-async fn abandoned(shared: &Shared, delivery: &Delivery, holder: &str, job: &Job) {
+async fn abandoned(
+    shared: &Shared,
+    queue: &Arc<dyn JobQueue>,
+    delivery: &Delivery,
+    holder: &str,
+    job: &Job,
+) {
     let id = delivery.message.job_id;
     if let Ok(true) = shared.ports.store.requeue(&id, holder).await {
-        release(shared, delivery, Duration::ZERO).await;
+        release(queue, delivery, Duration::ZERO).await;
         return;
     }
     match shared.ports.store.get(&delivery.message.tenant, &id).await {
         Ok(Some(current)) if current.status.is_terminal() => {
-            ack(shared, delivery).await;
+            ack(queue, delivery).await;
             if current.status == Status::Cancelled {
                 job_ended(shared, job);
             }
@@ -307,7 +410,12 @@ async fn abandoned(shared: &Shared, delivery: &Delivery, holder: &str, job: &Job
     }
 }
 
-async fn requeue_and_release(shared: &Shared, delivery: &Delivery, holder: &str) {
+async fn requeue_and_release(
+    shared: &Shared,
+    queue: &Arc<dyn JobQueue>,
+    delivery: &Delivery,
+    holder: &str,
+) {
     if let Err(e) = shared
         .ports
         .store
@@ -316,7 +424,7 @@ async fn requeue_and_release(shared: &Shared, delivery: &Delivery, holder: &str)
     {
         tracing::warn!(job_id = %delivery.message.job_id, error = %e, "requeue failed; the lease will lapse");
     }
-    release(shared, delivery, backoff(shared, delivery)).await;
+    release(queue, delivery, backoff(shared, delivery)).await;
 }
 
 fn backoff(shared: &Shared, delivery: &Delivery) -> Duration {
@@ -324,14 +432,14 @@ fn backoff(shared: &Shared, delivery: &Delivery) -> Duration {
     (shared.config.retry_base * 2u32.pow(exp)).min(Duration::from_secs(300))
 }
 
-async fn ack(shared: &Shared, delivery: &Delivery) {
-    if let Err(e) = shared.ports.queue.ack(&delivery.receipt).await {
+async fn ack(queue: &Arc<dyn JobQueue>, delivery: &Delivery) {
+    if let Err(e) = queue.ack(&delivery.receipt).await {
         tracing::warn!(job_id = %delivery.message.job_id, error = %e, "ack failed; the message will be redelivered and found finished");
     }
 }
 
-async fn release(shared: &Shared, delivery: &Delivery, delay: Duration) {
-    if let Err(e) = shared.ports.queue.release(&delivery.receipt, delay).await {
+async fn release(queue: &Arc<dyn JobQueue>, delivery: &Delivery, delay: Duration) {
+    if let Err(e) = queue.release(&delivery.receipt, delay).await {
         tracing::warn!(job_id = %delivery.message.job_id, error = %e, "release failed; the message returns after its visibility timeout");
     }
 }
@@ -339,7 +447,8 @@ async fn release(shared: &Shared, delivery: &Delivery, delay: Duration) {
 /// Renews the lease and the message's invisibility every third of the lease. Stops the work
 /// (cancels its token) when the store says the lease is gone: job cancelled or taken over.
 async fn heartbeat(
-    ports: WorkerPorts,
+    store: Arc<dyn JobStore>,
+    queue: Arc<dyn JobQueue>,
     delivery: Delivery,
     holder: String,
     lease: Duration,
@@ -350,8 +459,7 @@ async fn heartbeat(
     tick.tick().await;
     loop {
         tick.tick().await;
-        match ports
-            .store
+        match store
             .renew(&id, &holder, OffsetDateTime::now_utc() + lease)
             .await
         {
@@ -363,7 +471,7 @@ async fn heartbeat(
             }
             Err(e) => tracing::warn!(job_id = %id, error = %e, "lease renewal failed"),
         }
-        if let Err(e) = ports.queue.extend(&delivery.receipt, lease).await {
+        if let Err(e) = queue.extend(&delivery.receipt, lease).await {
             tracing::warn!(job_id = %id, error = %e, "visibility extension failed");
         }
     }

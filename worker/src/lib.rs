@@ -17,7 +17,7 @@ pub mod pipelines;
 pub mod telemetry;
 pub mod webhook;
 
-pub use consumer::{run, WorkerConfig, WorkerPorts};
+pub use consumer::{run, BulkQueue, QueueWeights, WorkerConfig, WorkerPorts};
 pub use failure::Failure;
 pub use in_flight::InFlight;
 pub use pipelines::{PipelineConfig, Pipelines};

@@ -137,6 +137,7 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
     let ports = WorkerPorts {
         queue: queue.clone(),
         dead_letters: Some(dlq.clone()),
+        bulk: None,
         store,
         media,
         in_flight: Default::default(),
@@ -163,6 +164,7 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
                 timeout: Duration::from_secs(1),
             },
         },
+        queue_weights: Default::default(),
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(soyl_worker::run(ports, pipelines, config, shutdown));

@@ -1,0 +1,238 @@
+//! Bulk reprocessing end to end with the real models: a generated directory of images, WAVs and
+//! text files goes through `soyl reprocess` into one batch; re-runs add nothing; an interrupted
+//! run resumes without duplicates; interactive jobs stay fast behind a bulk backlog.
+//! `SOYL_BULK_ITEMS` sets the directory size (default 2,000).
+
+use soyl_tests::{face_photo, repo_root, soyl_binary, temp_dir, Server};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn items() -> usize {
+    std::env::var("SOYL_BULK_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// Writes `n` files: a third face photos with a unique tail, a third 1 s WAVs cut at different
+/// offsets of the speech recording, a third short texts. Every file's content differs.
+fn generate(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir.join("nested/deeper")).expect("mkdir");
+    let photo = face_photo("happy.jpg");
+    let speech = std::fs::read(repo_root().join("../shared/media/voice/human-speech.wav"))
+        .expect("speech wav");
+    for i in 0..n {
+        let sub = ["", "nested/", "nested/deeper/"][i % 3];
+        match i % 3 {
+            0 => {
+                let mut bytes = photo.clone();
+                bytes.extend_from_slice(format!("{i}").as_bytes());
+                std::fs::write(dir.join(format!("{sub}face-{i}.jpg")), bytes)
+            }
+            1 => std::fs::write(dir.join(format!("{sub}voice-{i}.wav")), cut_wav(&speech, i)),
+            _ => std::fs::write(
+                dir.join(format!("{sub}note-{i}.txt")),
+                format!("Note {i}: what a wonderful, happy day this has been."),
+            ),
+        }
+        .expect("writing a generated file");
+    }
+}
+
+/// One second of `wav` (PCM, canonical header) starting at a different offset per `i`.
+fn cut_wav(wav: &[u8], i: usize) -> Vec<u8> {
+    let u16_at = |o: usize| u16::from_le_bytes([wav[o], wav[o + 1]]) as usize;
+    let u32_at =
+        |o: usize| u32::from_le_bytes([wav[o], wav[o + 1], wav[o + 2], wav[o + 3]]) as usize;
+    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk")
+        + 8;
+    let frame = channels * bits / 8;
+    let frames = (wav.len() - data) / frame;
+    let take = rate.min(frames);
+    let start = (i * 97) % (frames - take + 1);
+    let body = &wav[data + start * frame..data + (start + take) * frame];
+    let mut out = wav[..data].to_vec();
+    out[data - 4..data].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    out[4..8].copy_from_slice(&((data - 8 + body.len()) as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Runs `soyl reprocess SOURCE` on `data`; returns (batch id, new jobs enqueued).
+fn reprocess(source: &Path, data: &Path, extra: &[&str]) -> (String, u64) {
+    let out = Command::new(soyl_binary())
+        .current_dir(repo_root())
+        .arg("reprocess")
+        .arg(source)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .expect("running soyl reprocess");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "reprocess failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let batch = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("batch "))
+        .expect("batch line")
+        .to_owned();
+    let enqueued = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("enqueued "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("summary line");
+    println!("{}", stdout.trim());
+    (batch, enqueued)
+}
+
+/// `soyl export` lines of a batch.
+fn export(data: &Path, batch: &str, format: &str) -> Vec<String> {
+    let out = Command::new(soyl_binary())
+        .args(["export", batch, "--format", format, "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("running soyl export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_directory_is_reprocessed_once_and_a_rerun_enqueues_nothing() {
+    let n = items();
+    let dir = temp_dir();
+    let (source, data) = (dir.path().join("source"), dir.path().join("data"));
+    generate(&source, n);
+    std::fs::create_dir_all(&data).expect("data dir");
+    let _server = Server::start(&data, &[]);
+    let started = Instant::now();
+    let (batch, enqueued) = reprocess(&source, &data, &["--wait"]);
+    println!(
+        "{n} items reprocessed end to end in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(enqueued, n as u64);
+    let lines = export(&data, &batch, "jsonl");
+    assert_eq!(lines.len(), n);
+    let finished = lines
+        .iter()
+        .filter(|l| l.contains("\"status\":\"succeeded\"") || l.contains("\"status\":\"failed\""))
+        .count();
+    assert_eq!(finished, n, "every job succeeded or failed");
+    assert_eq!(
+        export(&data, &batch, "csv").len(),
+        n + 1,
+        "header plus one line per job"
+    );
+    let (again, enqueued) = reprocess(&source, &data, &[]);
+    assert_eq!(again, batch, "the same command names the same batch");
+    assert_eq!(enqueued, 0);
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_duplicates() {
+    let n = items();
+    let dir = temp_dir();
+    let (source, data) = (dir.path().join("source"), dir.path().join("data"));
+    generate(&source, n);
+    let mut child = Command::new(soyl_binary())
+        .current_dir(repo_root())
+        .arg("reprocess")
+        .arg(&source)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--quiet", "--batch", "resume-me"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting soyl reprocess");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first = loop {
+        let count = if data.join("soyl.db").exists() {
+            export(&data, "resume-me", "jsonl").len()
+        } else {
+            0
+        };
+        if count >= n / 2 || Instant::now() > deadline {
+            child.kill().expect("killing reprocess");
+            break count;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break count;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.wait();
+    let before = export(&data, "resume-me", "jsonl").len();
+    println!("interrupted with {first} jobs seen, {before} recorded");
+    assert!(before < n, "the run was interrupted before the end");
+    let (_, enqueued) = reprocess(&source, &data, &["--batch", "resume-me"]);
+    assert_eq!(
+        enqueued as usize,
+        n - before,
+        "the re-run adds exactly the missing jobs"
+    );
+    assert_eq!(
+        export(&data, "resume-me", "jsonl").len(),
+        n,
+        "no duplicates"
+    );
+}
+
+/// Wall time of one `soyl submit happy.jpg --wait` against `url`.
+fn interactive_latency(url: &str) -> Duration {
+    let photo = repo_root().join("../shared/media/faces/happy.jpg");
+    let started = Instant::now();
+    let out = Command::new(soyl_binary())
+        .arg("submit")
+        .arg(&photo)
+        .args(["--wait", "--url", url])
+        .output()
+        .expect("running soyl submit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    started.elapsed()
+}
+
+#[test]
+fn an_interactive_job_stays_fast_behind_a_bulk_backlog() {
+    let n = items();
+    let dir = temp_dir();
+    let (source, data) = (dir.path().join("source"), dir.path().join("data"));
+    generate(&source, n);
+    std::fs::create_dir_all(&data).expect("data dir");
+    let server = Server::start(&data, &[]);
+    interactive_latency(&server.url); // warm-up
+    let unloaded = interactive_latency(&server.url);
+    let (_, enqueued) = reprocess(&source, &data, &[]);
+    assert_eq!(enqueued, n as u64);
+    let loaded = interactive_latency(&server.url);
+    println!(
+        "interactive happy.jpg: unloaded {:.0} ms, behind {n} bulk jobs {:.0} ms",
+        unloaded.as_secs_f64() * 1e3,
+        loaded.as_secs_f64() * 1e3
+    );
+    assert!(
+        loaded <= unloaded * 5,
+        "interactive latency grew more than 5x"
+    );
+}
