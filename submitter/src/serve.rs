@@ -202,6 +202,7 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
         queue_weights: QueueWeights {
             interactive: w.interactive_weight,
             bulk: w.bulk_weight,
+            max_bulk_in_flight: w.max_bulk_in_flight,
         },
         webhook: webhook_config(&args.webhooks),
     }

@@ -8,6 +8,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The three scenarios each load both cores; run one at a time so the latency comparison
+/// measures the bulk backlog, not the other tests.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn items() -> usize {
     std::env::var("SOYL_BULK_ITEMS")
         .ok()
@@ -116,6 +126,7 @@ fn export(data: &Path, batch: &str, format: &str) -> Vec<String> {
 
 #[test]
 fn a_directory_is_reprocessed_once_and_a_rerun_enqueues_nothing() {
+    let _serial = serial();
     let n = items();
     let dir = temp_dir();
     let (source, data) = (dir.path().join("source"), dir.path().join("data"));
@@ -136,6 +147,27 @@ fn a_directory_is_reprocessed_once_and_a_rerun_enqueues_nothing() {
         .filter(|l| l.contains("\"status\":\"succeeded\"") || l.contains("\"status\":\"failed\""))
         .count();
     assert_eq!(finished, n, "every job succeeded or failed");
+    let summaries: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|row| row["summary"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        summaries.iter().any(|s| s.starts_with("face=1 faces")),
+        "a face summary"
+    );
+    assert!(
+        summaries
+            .iter()
+            .any(|s| ["text=positive", "text=neutral", "text=negative"]
+                .iter()
+                .any(|t| s.starts_with(t))),
+        "a text summary with its label"
+    );
+    assert!(
+        !summaries.iter().any(|s| s.contains('?')),
+        "every summary names a reading"
+    );
     assert_eq!(
         export(&data, &batch, "csv").len(),
         n + 1,
@@ -148,6 +180,7 @@ fn a_directory_is_reprocessed_once_and_a_rerun_enqueues_nothing() {
 
 #[test]
 fn an_interrupted_run_resumes_without_duplicates() {
+    let _serial = serial();
     let n = items();
     let dir = temp_dir();
     let (source, data) = (dir.path().join("source"), dir.path().join("data"));
@@ -215,6 +248,7 @@ fn interactive_latency(url: &str) -> Duration {
 
 #[test]
 fn an_interactive_job_stays_fast_behind_a_bulk_backlog() {
+    let _serial = serial();
     let n = items();
     let dir = temp_dir();
     let (source, data) = (dir.path().join("source"), dir.path().join("data"));

@@ -58,6 +58,9 @@ pub struct QueueWeights {
     pub interactive: u32,
     /// Rounds that take bulk messages first (0: bulk only fills slots interactive left free).
     pub bulk: u32,
+    /// Most bulk jobs in flight at once, so a bulk backlog never fills every slot (and every
+    /// core) and interactive jobs always find room.
+    pub max_bulk_in_flight: usize,
 }
 
 impl Default for QueueWeights {
@@ -65,13 +68,14 @@ impl Default for QueueWeights {
         QueueWeights {
             interactive: 4,
             bulk: 1,
+            max_bulk_in_flight: 32,
         }
     }
 }
 
 impl QueueWeights {
     /// Whether receive round `round` starts with the bulk queue.
-    fn bulk_first(self, round: u64) -> bool {
+    fn bulk_first(&self, round: u64) -> bool {
         let cycle = u64::from(self.interactive) + u64::from(self.bulk);
         cycle > 0 && round % cycle >= u64::from(self.interactive)
     }
@@ -111,6 +115,8 @@ struct Shared {
     config: WorkerConfig,
     /// Turns true when in-flight work must be abandoned (stop timeout passed).
     hard_stop: watch::Receiver<bool>,
+    /// Bulk jobs in flight (capped by `queue_weights.max_bulk_in_flight`).
+    bulk_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// Runs the worker until `shutdown` turns true and in-flight work is finished or released.
@@ -132,6 +138,7 @@ pub async fn run(
         ports,
         config,
         hard_stop: hard_rx,
+        bulk_in_flight: Default::default(),
     });
     let slots = Arc::new(Semaphore::new(shared.config.max_in_flight.max(1)));
     let mut pollers = JoinSet::new();
@@ -212,11 +219,13 @@ async fn poll(
             Ok(deliveries) => {
                 for ((queue, delivery), permit) in deliveries.into_iter().zip(permits.drain(..)) {
                     let shared = shared.clone();
+                    let bulk = BulkSlot::take(&shared, &delivery);
                     // Every log line of the job's work carries its id (JSON logs show span fields).
                     let span = tracing::info_span!("job", job_id = %delivery.message.job_id);
                     tasks.spawn(
                         async move {
                             handle(&shared, &queue, delivery).await;
+                            drop(bulk);
                             drop(permit);
                         }
                         .instrument(span),
@@ -249,24 +258,79 @@ async fn receive_round(
             .await?;
         return Ok(tag(&interactive, deliveries));
     };
-    let order = if shared.config.queue_weights.bulk_first(round) {
+    let bulk_first = shared.config.queue_weights.bulk_first(round);
+    let order = if bulk_first {
         [bulk, interactive]
     } else {
         [interactive, bulk]
     };
-    let mut received = tag(&order[0], order[0].receive(slots, Duration::ZERO).await?);
-    if received.len() < slots {
-        let more = order[1]
-            .receive(slots - received.len(), Duration::ZERO)
-            .await?;
-        received.extend(tag(&order[1], more));
+    // Bulk messages are taken only while the bulk cap leaves room.
+    let cap = |queue: &Arc<dyn JobQueue>, wanted: usize| {
+        if Arc::ptr_eq(queue, &order[0]) == bulk_first {
+            let used = shared
+                .bulk_in_flight
+                .load(std::sync::atomic::Ordering::Relaxed);
+            wanted.min(
+                shared
+                    .config
+                    .queue_weights
+                    .max_bulk_in_flight
+                    .saturating_sub(used),
+            )
+        } else {
+            wanted
+        }
+    };
+    let mut received = Vec::new();
+    for queue in &order {
+        let wanted = cap(queue, slots - received.len());
+        if wanted > 0 {
+            received.extend(tag(queue, queue.receive(wanted, Duration::ZERO).await?));
+        }
     }
     if received.is_empty() {
-        // Idle: wait on the queue this round favours; the other is looked at again next round.
-        let waited = order[0].receive(slots, shared.config.receive_wait).await?;
-        received = tag(&order[0], waited);
+        // Idle: wait on the queue this round favours (interactive when bulk is at its cap); the
+        // other is looked at again next round.
+        let wait_on = if cap(&order[0], slots) > 0 {
+            &order[0]
+        } else {
+            &order[1]
+        };
+        let wanted = cap(wait_on, slots);
+        if wanted > 0 {
+            received = tag(
+                wait_on,
+                wait_on.receive(wanted, shared.config.receive_wait).await?,
+            );
+        }
     }
     Ok(received)
+}
+
+/// Counts a bulk job against the bulk cap while it is in flight.
+struct BulkSlot(Option<Arc<Shared>>);
+
+impl BulkSlot {
+    fn take(shared: &Arc<Shared>, delivery: &Delivery) -> Self {
+        if delivery.message.priority == soyl_jobs::Priority::Bulk {
+            shared
+                .bulk_in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            BulkSlot(Some(shared.clone()))
+        } else {
+            BulkSlot(None)
+        }
+    }
+}
+
+impl Drop for BulkSlot {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.0 {
+            shared
+                .bulk_in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 fn tag(queue: &Arc<dyn JobQueue>, deliveries: Vec<Delivery>) -> Vec<(Arc<dyn JobQueue>, Delivery)> {

@@ -71,7 +71,8 @@ fn row(job: &Job) -> Value {
     })
 }
 
-/// `face=<faces found>`, `voice=<label>`, `text=<label>`: one short reading per modality.
+/// `face=<n> faces`, `voice=<top label | no_speech>`, `text=<top label>`: one short reading per
+/// modality.
 fn summary(result: &Value) -> String {
     ["face", "voice", "text"]
         .iter()
@@ -81,8 +82,12 @@ fn summary(result: &Value) -> String {
                 .iter()
                 .map(|item| match item.get("faces").and_then(Value::as_array) {
                     Some(faces) => format!("{} faces", faces.len()),
+                    // Voice and text summaries are readings: their top label, or no speech.
+                    None if item.pointer("/summary/no_speech") == Some(&Value::Bool(true)) => {
+                        "no_speech".to_owned()
+                    }
                     None => item
-                        .pointer("/summary/label")
+                        .pointer("/summary/top")
                         .and_then(Value::as_str)
                         .unwrap_or("?")
                         .to_owned(),
