@@ -262,6 +262,12 @@ impl Client {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Submits the same file `n` times concurrently; returns the job ids.
+    pub async fn submit_many(&self, n: usize, name: &str, bytes: &[u8]) -> Vec<String> {
+        let submits = (0..n).map(|_| self.submit_ok(name, bytes.to_vec()));
+        futures::future::join_all(submits).await
+    }
+
     /// Submits and returns the job id, asserting 202.
     pub async fn submit_ok(&self, name: &str, bytes: Vec<u8>) -> String {
         let (status, body) = self.submit(&[(name, bytes)], None).await;

@@ -2,7 +2,6 @@
 //! start it again on the same data directory, and every accepted job reaches a terminal state
 //! exactly once (one terminal transition logged per job across both runs).
 
-use futures::future::join_all;
 use serde_json::Value;
 use soyl_tests::{face_photo, temp_dir, Server};
 use std::collections::HashMap;
@@ -38,12 +37,7 @@ async fn sigkill_mid_run_then_restart_finishes_every_job_exactly_once() {
     let mut first = Server::start_logging(dir.path(), &args, &first_log);
     let client = first.client();
     let photo = face_photo("group-six-faces.jpg");
-    let ids: Vec<String> = join_all((0..40).map(|_| {
-        let client = client.clone();
-        let photo = photo.clone();
-        async move { client.submit_ok("group.jpg", photo).await }
-    }))
-    .await;
+    let ids = client.submit_many(40, "group.jpg", &photo).await;
     first.kill();
 
     let second_log = dir.path().join("second.log");

@@ -2,7 +2,6 @@
 //! in-flight work within the stop timeout, and exits 0; nothing is left `running`, and a restarted
 //! server finishes every job.
 
-use futures::future::join_all;
 use soyl_tests::{face_photo, temp_dir, Server};
 use std::time::{Duration, Instant};
 
@@ -13,12 +12,7 @@ async fn sigterm_under_load_exits_cleanly_and_leaves_nothing_running() {
     let mut server = Server::start(dir.path(), &args);
     let client = server.client();
     let photo = face_photo("group-six-faces.jpg");
-    let ids: Vec<String> = join_all((0..40).map(|_| {
-        let client = client.clone();
-        let photo = photo.clone();
-        async move { client.submit_ok("group.jpg", photo).await }
-    }))
-    .await;
+    let ids = client.submit_many(40, "group.jpg", &photo).await;
     let asked = Instant::now();
     let status = server
         .terminate(Duration::from_secs(20))

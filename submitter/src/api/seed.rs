@@ -100,14 +100,7 @@ pub async fn analyze_face(
     Extension(caller): Extension<Caller>,
     form: Multipart,
 ) -> Result<Response, ApiError> {
-    let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
-    if parts.files.is_empty() {
-        return Err(ApiError::bad_request(
-            "no_inputs",
-            "send the image as a multipart file part",
-        ));
-    }
-    submit_and_wait(&state, &caller, parts.files, Vec::new(), Modality::Face).await
+    analyze_file(&state, &caller, form, Modality::Face).await
 }
 
 /// `POST /analyzeVoice`: a multipart audio file (WAV, MP3, FLAC, OGG, M4A).
@@ -119,14 +112,7 @@ pub async fn analyze_voice(
     Extension(caller): Extension<Caller>,
     form: Multipart,
 ) -> Result<Response, ApiError> {
-    let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
-    if parts.files.is_empty() {
-        return Err(ApiError::bad_request(
-            "no_inputs",
-            "send the audio as a multipart file part",
-        ));
-    }
-    submit_and_wait(&state, &caller, parts.files, Vec::new(), Modality::Voice).await
+    analyze_file(&state, &caller, form, Modality::Voice).await
 }
 
 /// `POST /analyzeText`: `{"text": "..."}`.
@@ -147,6 +133,23 @@ pub async fn analyze_text(
         .to_owned();
     multipart::check_text(&text, state.limits.max_text_bytes)?;
     submit_and_wait(&state, &caller, Vec::new(), vec![text], Modality::Text).await
+}
+
+/// The file of an `/analyzeFace` or `/analyzeVoice` request, as a job of that modality.
+async fn analyze_file(
+    state: &AppState,
+    caller: &Caller,
+    form: Multipart,
+    modality: Modality,
+) -> Result<Response, ApiError> {
+    let parts = multipart::read(form, state.limits.max_inputs, state.limits.max_text_bytes).await?;
+    if parts.files.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_inputs",
+            "send the file as a multipart file part",
+        ));
+    }
+    submit_and_wait(state, caller, parts.files, Vec::new(), modality).await
 }
 
 async fn submit_and_wait(
