@@ -10,12 +10,14 @@
 //! The embedded adapters ([`embedded`]) keep the same guarantees on one machine (SQLite in WAL mode
 //! and a media directory). This crate knows nothing about inference: a result is opaque JSON.
 
+pub mod aws;
 pub mod conformance;
 pub mod embedded;
 mod error;
 mod media_key;
 mod model;
 mod ports;
+mod transitions;
 
 pub use error::{Error, Result};
 pub use media_key::MediaKey;

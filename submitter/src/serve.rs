@@ -1,13 +1,13 @@
-//! `soyl serve`: the HTTP API and a worker in one process, on the embedded backends (one SQLite
-//! file for queue and jobs, a media directory). SIGINT/SIGTERM stop the listener and drain the
-//! worker (in-flight jobs finish within the stop timeout or are released for redelivery).
+//! `soyl serve | api | worker`: the HTTP API and a worker in one process, or either alone, on the
+//! backend the configuration names ([`crate::backend`]). SIGINT/SIGTERM stop the listener and
+//! drain the worker (in-flight jobs finish within the stop timeout or are released for
+//! redelivery). A worker-only process still listens, answering just `/health` and `/ready`, for
+//! the container orchestrator's health checks.
 
 use crate::api::{self, AppState, ReadyInfo};
 use crate::config::{ApiLimits, InferenceArgs, ServeArgs};
 use crate::intake::Intake;
 use anyhow::Context;
-use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
-use soyl_jobs::{JobQueue, JobStore, MediaStore};
 use soyl_models::face::BatchOverrides;
 use soyl_models::image_input::ImageLimits;
 use soyl_models::runtime::RuntimeOptions;
@@ -20,24 +20,30 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// What a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// API and worker (`soyl serve`).
+    All,
+    /// API only (`soyl api`).
+    Api,
+    /// Worker only, with a health listener (`soyl worker`).
+    Worker,
+}
+
 /// Runs until SIGINT or SIGTERM.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let db = SqliteDb::open(&args.data_dir.join("soyl.db"))?;
-    let queue_config = QueueConfig {
-        visibility_timeout: Duration::from_secs(args.worker.visibility_timeout_s),
-        max_receives: args.worker.max_receives,
-    };
-    let queue = SqliteQueue::open(&db, "jobs", queue_config)?;
-    let dead_letters: Arc<dyn JobQueue> = Arc::new(queue.dead_letter_queue());
-    let queue: Arc<dyn JobQueue> = Arc::new(queue);
-    let store: Arc<dyn JobStore> = Arc::new(SqliteJobStore::open(&db)?);
-    let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(args.data_dir.join("media"))?);
+    let crate::backend::Ports {
+        queue,
+        dead_letters,
+        store,
+        media,
+    } = crate::backend::build(&args).await?;
+    let run_worker = role != Role::Api && !args.worker.no_worker;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (worker, ready) = if args.worker.no_worker {
+    let (worker, ready) = if !run_worker {
         let ready = ReadyInfo {
             models: Default::default(),
             device: "none".into(),
@@ -53,7 +59,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         let ports = WorkerPorts {
             queue: queue.clone(),
-            dead_letters: Some(dead_letters),
+            dead_letters,
             store: store.clone(),
             media: media.clone(),
         };
@@ -85,7 +91,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("soyl listening on http://{addr}");
 
     let mut stop = shutdown_rx.clone();
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+    let router = match role {
+        Role::Worker => api::health_router(state),
+        Role::All | Role::Api => api::router(state),
+    };
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
     let signals = tokio::spawn(async move {
