@@ -58,7 +58,7 @@ pub struct ServeArgs {
     /// Address the HTTP API listens on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, env = "SOYL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Folder for the embedded backends: `soyl.db` (queue and jobs) and `media/`.
+    /// Folder for the embedded backend: `soyl.db` (queue and jobs) and `media/` (unused on AWS).
     #[arg(long, env = "SOYL_DATA_DIR", default_value = "soyl-data")]
     pub data_dir: PathBuf,
     #[command(flatten)]

@@ -59,7 +59,11 @@ where
         }
         _ => false,
     };
-    let message = format!("{context}: {}", DisplayErrorContext(&error));
+    // The service's own words when it sent some; else the whole chain (timeouts, connections).
+    let message = match (error.code(), error.message()) {
+        (Some(code), message) => format!("{context}: {code}: {}", message.unwrap_or_default()),
+        (None, _) => format!("{context}: {}", DisplayErrorContext(&error)),
+    };
     if transient {
         Error::Transient {
             backend,

@@ -25,7 +25,7 @@ pub(super) async fn list(
         0 => DEFAULT_PAGE,
         n => n.min(MAX_PAGE),
     };
-    let mut names = HashMap::from([("#id".to_owned(), item::ID.to_owned())]);
+    let mut names = HashMap::new();
     let mut values: HashMap<String, AttributeValue> = HashMap::new();
     let (index, partition) = match &filter.batch_id {
         Some(batch) => (
@@ -39,6 +39,7 @@ pub(super) async fn list(
     let mut key_condition = "#pk = :pk".to_owned();
     if let Some(after) = &filter.after {
         key_condition.push_str(" AND #id > :after");
+        names.insert("#id".to_owned(), item::ID.to_owned());
         values.insert(":after".into(), item::s(after.to_string()));
     }
     names.insert("#expires_at".into(), item::EXPIRES_AT.into());
