@@ -17,8 +17,6 @@ use detect::BoundingBox;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Error code of a panic while decoding or cropping an image (a decoder bug on hostile input).
-
 /// Per-job face settings.
 #[derive(Debug, Clone, Copy)]
 pub struct FaceParams {
