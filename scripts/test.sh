@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite: installs what the tests need (ONNX Runtime), builds the `soyl` binary the
+# The test suite: installs what the tests need (ONNX Runtime, moto_server), builds the `soyl` binary the
 # end-to-end tests start, and runs every test of the workspace (unit, adapter, end to end) with
 # the real models and media from ../shared.
 #
@@ -12,6 +12,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/soyl-target}
 scripts/setup-ort.sh
 # Python tools some tests drive: the OpenAPI validator.
 python3 -m pip install -q --disable-pip-version-check openapi-spec-validator
+# The AWS-backend tests run against a local AWS emulator (they skip without it, except in CI).
+command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
 cargo build --release -p soyl-submitter --bin soyl
 if [ $# -gt 0 ]; then
   cargo test --release "$@"

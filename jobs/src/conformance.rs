@@ -10,6 +10,13 @@
 //! - a queue: empty, built with [`VISIBILITY_TIMEOUT`] and [`MAX_RECEIVES`], used by nothing else;
 //! - a job store: may be shared (every function works in a tenant of its own);
 //! - a media store: may be shared (every function uses fresh keys).
+//!
+//! Receipts: every queue refuses a receipt whose message is gone (acked) or is no longer in
+//! flight. Only queues with *strict receipts* (the embedded queue) also refuse an older receipt of
+//! a message delivered again, or a second ack; SQS accepts both (and may delete the message), so
+//! [`queue_refuses_stale_receipt_after_redelivery`] and [`queue_refuses_reused_receipts`] are run
+//! against strict queues only. Nothing in soyl relies on it: the job store's leases are what keep
+//! a late worker from overwriting a result.
 
 use crate::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId, JobQueue,
@@ -101,7 +108,7 @@ fn assert_stale(what: &str, result: Result<()>) {
 }
 
 /// A message sent is received once with `receive_count` 1, counts in `depth` until acked, and is
-/// gone after the ack; acking twice is refused as stale.
+/// gone after the ack; extending its receipt afterwards is refused as stale.
 pub async fn queue_send_receive_ack(queue: &dyn JobQueue) {
     let sent = message();
     ok("send", queue.send(&sent).await);
@@ -132,7 +139,10 @@ pub async fn queue_send_receive_ack(queue: &dyn JobQueue) {
         "an acked message must never come back",
     )
     .await;
-    assert_stale("a second ack", queue.ack(&delivery.receipt).await);
+    assert_stale(
+        "extend after ack",
+        queue.extend(&delivery.receipt, VISIBILITY_TIMEOUT).await,
+    );
 }
 
 /// A received message that is not acked is invisible until its visibility timeout lapses, then
@@ -189,8 +199,8 @@ pub async fn queue_extend_keeps_message_invisible(queue: &dyn JobQueue) {
     );
 }
 
-/// Releasing a delivery with no delay makes the message visible at once; the next delivery
-/// counts one more receive, and the released receipt is stale.
+/// Releasing a delivery with no delay makes the message visible at once, and the next delivery
+/// counts one more receive.
 pub async fn queue_release_makes_message_visible_again(queue: &dyn JobQueue) {
     let sent = message();
     ok("send", queue.send(&sent).await);
@@ -206,15 +216,30 @@ pub async fn queue_release_makes_message_visible_again(queue: &dyn JobQueue) {
         first.receive_count + 1,
         "conformance: a released message keeps its receive count"
     );
+    ok("ack", queue.ack(&second.receipt).await);
+}
+
+/// Strict receipts only: a released delivery's receipt is refused once the message is delivered
+/// again, and a second ack of one receipt is refused.
+pub async fn queue_refuses_reused_receipts(queue: &dyn JobQueue) {
+    let sent = message();
+    ok("send", queue.send(&sent).await);
+    let first = receive_one(queue, &sent, PATIENCE).await;
+    ok(
+        "release",
+        queue.release(&first.receipt, Duration::ZERO).await,
+    );
+    let second = receive_one(queue, &sent, VISIBILITY_TIMEOUT / 2).await;
     assert_stale(
         "ack with a released receipt",
         queue.ack(&first.receipt).await,
     );
     ok("ack", queue.ack(&second.receipt).await);
+    assert_stale("a second ack", queue.ack(&second.receipt).await);
 }
 
-/// Once a message has been delivered again, the earlier delivery's receipt is refused by ack,
-/// extend and release, and the new one works.
+/// Strict receipts only: once a message has been delivered again, the earlier delivery's receipt
+/// is refused by ack, extend and release, and the new one works.
 pub async fn queue_refuses_stale_receipt_after_redelivery(queue: &dyn JobQueue) {
     let sent = message();
     ok("send", queue.send(&sent).await);
@@ -1177,4 +1202,49 @@ pub async fn media_missing_is_not_found(media: &dyn MediaStore) {
         }
         other => panic!("conformance: get of a missing key should be NotFound, got {other:?}"),
     }
+}
+
+/// A result larger than a DynamoDB item (over 400 KB) is stored and read back whole, by `get`
+/// and by `list`.
+pub async fn store_round_trips_a_large_result(store: &dyn JobStore) {
+    let tenant = fresh_tenant();
+    let job = new_job(&tenant);
+    create(store, &job).await;
+    claim(
+        store,
+        &job.id,
+        &lease("worker-a", time::Duration::minutes(1)),
+    )
+    .await;
+    let texts: Vec<String> = (0..5000)
+        .map(|i| format!("span {i}: {}", "x".repeat(90)))
+        .collect();
+    let result = serde_json::json!({"version": 1, "text": texts});
+    assert!(
+        result.to_string().len() > 400 * 1024,
+        "conformance: the large result must exceed a DynamoDB item"
+    );
+    assert!(
+        ok(
+            "complete",
+            store.complete(&job.id, "worker-a", &result).await
+        ),
+        "conformance: complete with a large result"
+    );
+    let done = get(store, &job).await;
+    assert_eq!(done.status, Status::Succeeded, "conformance: status");
+    assert!(
+        done.result.as_ref() == Some(&result),
+        "conformance: the large result read back differs from the one stored"
+    );
+    let listed = ok("list", store.list(&tenant, &ListFilter::default()).await);
+    assert_eq!(
+        listed.jobs.len(),
+        1,
+        "conformance: listing of the large job"
+    );
+    assert!(
+        listed.jobs[0].result.as_ref() == Some(&result),
+        "conformance: the listed large result differs from the one stored"
+    );
 }

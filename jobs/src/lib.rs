@@ -10,6 +10,7 @@
 //! The embedded adapters ([`embedded`]) keep the same guarantees on one machine (SQLite in WAL mode
 //! and a media directory). This crate knows nothing about inference: a result is opaque JSON.
 
+pub mod aws;
 pub mod conformance;
 pub mod embedded;
 mod error;
@@ -17,6 +18,7 @@ pub mod keys;
 mod media_key;
 mod model;
 mod ports;
+mod transitions;
 
 pub use error::{Error, Result};
 pub use keys::{ApiKey, KeyStore};

@@ -79,6 +79,12 @@ async fn queue_refuses_stale_receipt_after_redelivery() {
 }
 
 #[tokio::test]
+async fn queue_refuses_reused_receipts() {
+    let (_dir, queue) = queue();
+    conformance::queue_refuses_reused_receipts(&queue).await;
+}
+
+#[tokio::test]
 async fn queue_dead_letters_after_max_receives() {
     let (_dir, queue) = queue();
     conformance::queue_dead_letters_after_max_receives(&queue, &queue.dead_letter_queue()).await;
@@ -172,6 +178,12 @@ async fn store_lists_by_batch_and_status_with_paging() {
 async fn store_records_webhook_outcome() {
     let (_dir, store) = job_store();
     conformance::store_records_webhook_outcome(&store).await;
+}
+
+#[tokio::test]
+async fn store_round_trips_a_large_result() {
+    let (_dir, store) = job_store();
+    conformance::store_round_trips_a_large_result(&store).await;
 }
 
 #[tokio::test]

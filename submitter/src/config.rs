@@ -36,8 +36,14 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP API and a worker in one process on the embedded backends (SQLite, media dir).
+    /// Run the HTTP API and a worker in one process (embedded or AWS backends).
     Serve(Box<ServeArgs>),
+    /// Run the HTTP API only (the submitter service): jobs wait in the queue for workers.
+    Api(Box<ServeArgs>),
+    /// Run a worker only (the fleet); `--listen` answers just /health and /ready.
+    Worker(Box<ServeArgs>),
+    /// Create the backend's resources (queue + dead-letter queue, bucket, table). Never implicit.
+    Init(InitArgs),
     /// Submit files (images, audio) as one job; prints the job id, or the result with --wait.
     Submit(SubmitArgs),
     /// Print a job's record.
@@ -116,9 +122,12 @@ pub struct ServeArgs {
     /// Address the HTTP API listens on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, env = "SOYL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Folder for the embedded backends: `soyl.db` (queue and jobs) and `media/`.
+    /// Folder for the embedded backend: `soyl.db` (queue and jobs) and `media/` (unused on AWS).
     #[arg(long, env = "SOYL_DATA_DIR", default_value = "soyl-data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    /// Storage backend.
+    pub backend: BackendArgs,
     #[command(flatten)]
     /// Model and inference settings.
     pub inference: InferenceArgs,
@@ -131,6 +140,74 @@ pub struct ServeArgs {
     #[command(flatten)]
     /// Webhook settings.
     pub webhooks: WebhookArgs,
+}
+
+/// Which implementation of the storage ports a process runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// SQLite (queue and jobs) and a media directory, under `--data-dir`.
+    Embedded,
+    /// SQS (queue + dead-letter queue), S3 (media, large records), DynamoDB (jobs).
+    Aws,
+}
+
+/// Storage backend settings. AWS credentials, region and endpoint come from the SDK's standard
+/// chain (`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_PROFILE`, roles), not from here.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Storage backend.
+    #[arg(long, env = "SOYL_BACKEND", value_enum, default_value = "embedded")]
+    pub backend: Backend,
+    /// AWS: URL of the SQS job queue (printed by `soyl init --backend aws`).
+    #[arg(long, env = "SOYL_QUEUE_URL")]
+    pub queue_url: Option<String>,
+    /// AWS: URL of the SQS dead-letter queue; workers fail its jobs with `dead_lettered`.
+    #[arg(long, env = "SOYL_DLQ_URL")]
+    pub dlq_url: Option<String>,
+    /// AWS: S3 bucket for media and for job records too large for DynamoDB.
+    #[arg(long, env = "SOYL_BUCKET")]
+    pub bucket: Option<String>,
+    /// AWS: key prefix of media objects in the bucket.
+    #[arg(long, env = "SOYL_MEDIA_PREFIX", default_value = "media/")]
+    pub media_prefix: String,
+    /// AWS: key prefix of job records too large for a DynamoDB item (over 350 KB).
+    #[arg(long, env = "SOYL_RESULTS_PREFIX", default_value = "results/")]
+    pub results_prefix: String,
+    /// AWS: DynamoDB table of job records.
+    #[arg(long, env = "SOYL_TABLE", default_value = "soyl-jobs")]
+    pub table: String,
+    /// AWS: days a job record is kept after its creation (DynamoDB TTL).
+    #[arg(long, env = "SOYL_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u64,
+    /// AWS: address S3 buckets in the URL path instead of the host name (local emulators).
+    #[arg(long, env = "SOYL_S3_PATH_STYLE", default_value_t = false)]
+    pub s3_path_style: bool,
+}
+
+/// Arguments of `soyl init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Backend whose resources to create (the embedded backend creates its files on start).
+    #[arg(long, env = "SOYL_BACKEND", value_enum)]
+    pub backend: Backend,
+    /// Name of the SQS job queue to create (its dead-letter queue is `{name}-dlq`).
+    #[arg(long, env = "SOYL_QUEUE_NAME", default_value = "soyl-jobs")]
+    pub queue_name: String,
+    /// S3 bucket to create.
+    #[arg(long, env = "SOYL_BUCKET", default_value = "soyl-media")]
+    pub bucket: String,
+    /// DynamoDB table to create.
+    #[arg(long, env = "SOYL_TABLE", default_value = "soyl-jobs")]
+    pub table: String,
+    /// Receives of one message before the redrive policy moves it to the dead-letter queue.
+    #[arg(long, env = "SOYL_MAX_RECEIVES", default_value_t = 5)]
+    pub max_receives: u32,
+    /// Default visibility timeout of the queue, in seconds.
+    #[arg(long, env = "SOYL_VISIBILITY_TIMEOUT_S", default_value_t = 60)]
+    pub visibility_timeout_s: u64,
+    /// Address S3 buckets in the URL path instead of the host name (local emulators).
+    #[arg(long, env = "SOYL_S3_PATH_STYLE", default_value_t = false)]
+    pub s3_path_style: bool,
 }
 
 /// Model and device settings.

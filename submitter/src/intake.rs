@@ -85,9 +85,9 @@ impl Intake {
         self
     }
 
-    /// Sends `bulk` priority jobs to `queue` instead of the interactive queue.
-    pub fn with_bulk_queue(mut self, queue: Arc<dyn JobQueue>) -> Self {
-        self.bulk_queue = Some(queue);
+    /// Sends `bulk` priority jobs to `queue` (when there is one) instead of the interactive queue.
+    pub fn with_bulk_queue(mut self, queue: Option<Arc<dyn JobQueue>>) -> Self {
+        self.bulk_queue = queue;
         self
     }
 

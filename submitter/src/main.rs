@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use soyl_submitter::config::{Cli, Command, LogFormat};
+use soyl_submitter::serve::Role;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -17,7 +18,10 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Text => logs.init(),
     }
     match cli.command {
-        Command::Serve(args) => soyl_submitter::serve::run(*args).await,
+        Command::Serve(args) => soyl_submitter::serve::run(*args, Role::All).await,
+        Command::Api(args) => soyl_submitter::serve::run(*args, Role::Api).await,
+        Command::Worker(args) => soyl_submitter::serve::run(*args, Role::Worker).await,
+        Command::Init(args) => soyl_submitter::backend::init(&args).await,
         Command::Submit(args) => soyl_submitter::client::submit(args).await,
         Command::Status(args) => soyl_submitter::client::status(args).await,
         Command::Wait(args) => soyl_submitter::client::wait(args).await,

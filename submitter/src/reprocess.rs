@@ -2,10 +2,10 @@
 //! media folder as `soyl serve` (WAL lets both run at once; the server's worker picks the jobs
 //! up from the bulk queue), show progress with `indicatif`, and print a one-line summary.
 
+use crate::backend::{BULK_QUEUE, INTERACTIVE_QUEUE};
 use crate::bulk::{self, BatchSpec, Counters, Filters, LocalDir, Source};
 use crate::config::{ExportArgs, ReprocessArgs};
 use crate::intake::Intake;
-use crate::serve::{BULK_QUEUE, INTERACTIVE_QUEUE};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
@@ -95,7 +95,7 @@ fn open_intake(data_dir: &std::path::Path) -> anyhow::Result<Intake> {
     let bulk: Arc<dyn JobQueue> = Arc::new(SqliteQueue::open(&db, BULK_QUEUE, config)?);
     let store: Arc<dyn JobStore> = Arc::new(SqliteJobStore::open(&db)?);
     let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(data_dir.join("media"))?);
-    Ok(Intake::new(queue, store, media).with_bulk_queue(bulk))
+    Ok(Intake::new(queue, store, media).with_bulk_queue(Some(bulk)))
 }
 
 fn enqueue_bar(quiet: bool) -> ProgressBar {

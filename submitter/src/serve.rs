@@ -1,16 +1,15 @@
-//! `soyl serve`: the HTTP API and a worker in one process, on the embedded backends (one SQLite
-//! file for queue and jobs, a media directory). SIGINT/SIGTERM stop the listener and drain the
-//! worker (in-flight jobs finish within the stop timeout or are released for redelivery).
+//! `soyl serve | api | worker`: the HTTP API and a worker in one process, or either alone, on the
+//! backend the configuration names ([`crate::backend`]). SIGINT/SIGTERM stop the listener and
+//! drain the worker (in-flight jobs finish within the stop timeout or are released for
+//! redelivery). A worker-only process still listens, answering just `/health` and `/ready`, for
+//! the container orchestrator's health checks.
 
 use crate::api::auth::{Auth, Limits};
 use crate::api::{self, AppState, ReadyInfo};
 use crate::config::{ApiLimits, AuthMode, InferenceArgs, ServeArgs, WebhookArgs};
 use crate::intake::Intake;
 use anyhow::Context;
-use soyl_jobs::embedded::{
-    MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteKeyStore, SqliteQueue,
-};
-use soyl_jobs::{JobQueue, JobStore, KeyStore, MediaStore};
+use soyl_jobs::KeyStore;
 use soyl_models::face::BatchOverrides;
 use soyl_models::image_input::ImageLimits;
 use soyl_models::runtime::RuntimeOptions;
@@ -18,42 +17,40 @@ use soyl_models::text::{TextLimits, TextOptions};
 use soyl_models::voice::AudioLimits;
 use soyl_models::{Repository, Runtime};
 use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig};
-use soyl_worker::{BulkQueue, PipelineConfig, Pipelines, QueueWeights, WorkerConfig, WorkerPorts};
+use soyl_worker::{PipelineConfig, Pipelines, QueueWeights, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The embedded queue of interactive jobs (its dead letters: `jobs-dlq`).
-pub const INTERACTIVE_QUEUE: &str = "jobs";
-/// The embedded queue of bulk jobs (its dead letters: `jobs-bulk-dlq`).
-pub const BULK_QUEUE: &str = "jobs-bulk";
+/// What a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// API and worker (`soyl serve`).
+    All,
+    /// API only (`soyl api`).
+    Api,
+    /// Worker only, with a health listener (`soyl worker`).
+    Worker,
+}
 
 /// Runs until SIGINT or SIGTERM.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     crate::prometheus::install();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let db = SqliteDb::open(&args.data_dir.join("soyl.db"))?;
-    let queue_config = QueueConfig {
-        visibility_timeout: Duration::from_secs(args.worker.visibility_timeout_s),
-        max_receives: args.worker.max_receives,
-    };
-    let queue = SqliteQueue::open(&db, INTERACTIVE_QUEUE, queue_config)?;
-    let dead_letters: Arc<dyn JobQueue> = Arc::new(queue.dead_letter_queue());
-    let queue: Arc<dyn JobQueue> = Arc::new(queue);
-    let bulk = SqliteQueue::open(&db, BULK_QUEUE, queue_config)?;
-    let bulk = BulkQueue {
-        dead_letters: Some(Arc::new(bulk.dead_letter_queue())),
-        queue: Arc::new(bulk),
-    };
-    let store: Arc<dyn JobStore> = Arc::new(SqliteJobStore::open(&db)?);
-    let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(args.data_dir.join("media"))?);
+    let crate::backend::Ports {
+        queue,
+        dead_letters,
+        bulk,
+        store,
+        media,
+        keys,
+    } = crate::backend::build(&args).await?;
+    let run_worker = role != Role::Api && !args.worker.no_worker;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let in_flight = Arc::new(soyl_worker::InFlight::default());
-    let (worker, ready) = if args.worker.no_worker {
+    let (worker, ready) = if !run_worker {
         let ready = ReadyInfo {
             models: Default::default(),
             device: "none".into(),
@@ -69,8 +66,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         let ports = WorkerPorts {
             queue: queue.clone(),
-            dead_letters: Some(dead_letters),
-            bulk: Some(bulk.clone()),
+            dead_letters,
+            bulk: bulk.clone(),
             store: store.clone(),
             media: media.clone(),
             in_flight: in_flight.clone(),
@@ -87,8 +84,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     };
 
-    let auth = match args.limits.auth {
-        AuthMode::Enabled => Some(Arc::new(SqliteKeyStore::open(&db).await?) as Arc<dyn KeyStore>),
+    let auth: Option<Arc<dyn KeyStore>> = match args.limits.auth {
+        AuthMode::Enabled => Some(keys.context(
+            "--auth enabled needs a key store, which only the embedded backend has: on AWS, \
+             put API Gateway keys in front and run with --auth disabled (SOYL_AUTH=disabled)",
+        )?),
         AuthMode::Disabled => {
             tracing::warn!("authentication is DISABLED (--auth disabled): every caller is tenant `default`; use only locally");
             None
@@ -103,13 +103,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         auth: Arc::new(Auth::new(auth, limits)),
         intake: Intake::new(queue.clone(), store.clone(), media.clone())
             .allow_http_callbacks(args.webhooks.webhook_allow_http)
-            .with_bulk_queue(bulk.queue.clone()),
+            .with_bulk_queue(bulk.as_ref().map(|b| b.queue.clone())),
         store,
         queue,
         limits: args.limits.clone(),
         ready: ready.clone(),
         fusion_weights: args.worker.fusion_weights.clone(),
-        in_flight: (!args.worker.no_worker).then_some(in_flight),
+        in_flight: run_worker.then_some(in_flight),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -120,7 +120,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("soyl listening on http://{addr}");
 
     let mut stop = shutdown_rx.clone();
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+    let router = match role {
+        Role::Worker => api::health_router(state),
+        Role::All | Role::Api => api::router(state),
+    };
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
     let signals = tokio::spawn(async move {

@@ -1,6 +1,9 @@
 //! Harness for soyl's end-to-end tests: starts a real `soyl serve` process on a free loopback
 //! port with its own data directory, and talks to it over HTTP. The binary is the one built from
 //! this checkout (`scripts/test.sh` builds it first); models and media come from `../shared`.
+//! [`moto`] runs a local AWS emulator for the AWS-backend tests.
+
+pub mod moto;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -64,30 +67,48 @@ impl Server {
 
     /// Like [`Server::start`], logging to `log`.
     pub fn start_logging(data_dir: &Path, extra: &[&str], log: &Path) -> Server {
+        Self::start_with_env(data_dir, extra, &[], log)
+    }
+
+    /// Like [`Server::start_logging`], with extra environment variables.
+    pub fn start_with_env(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> Server {
+        let dir = data_dir.to_string_lossy();
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", &dir];
+        args.extend_from_slice(extra);
+        let mut server = Self::start_command(&args, env, log);
+        server.data_dir = data_dir.to_path_buf();
+        server
+    }
+
+    /// Starts `soyl <args>` (a command that listens and prints its address: `serve`, `api`,
+    /// `worker`) with extra environment variables, logging to `log`.
+    pub fn start_command(args: &[&str], env: &[(&str, String)], log: &Path) -> Server {
         let log_file = std::fs::File::create(log).expect("log file");
         let mut child = Command::new(soyl_binary())
             .current_dir(repo_root())
-            .args([
-                "--log-format",
-                "json",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra)
-            // Tests that exercise authentication pass their own `--auth`.
-            .args(if extra.contains(&"--auth") {
-                &[][..]
-            } else {
-                &["--auth", "disabled"][..]
-            })
+            .args(["--log-format", "json"])
+            .args(args)
+            // Servers run without keys unless a test exercises authentication itself.
+            .args(
+                if args.contains(&"--auth")
+                    || !matches!(args.first(), Some(&("serve" | "api" | "worker")))
+                {
+                    &[][..]
+                } else {
+                    &["--auth", "disabled"][..]
+                },
+            )
             .env("SOYL_LOG", "info,ort=error")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
             .spawn()
-            .expect("starting soyl serve");
+            .expect("starting soyl");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         let mut reader = BufReader::new(stdout);
@@ -101,7 +122,7 @@ impl Server {
             if n == 0 || Instant::now() > deadline {
                 let _ = child.kill();
                 panic!(
-                    "soyl serve did not start; its log:\n{}",
+                    "soyl {args:?} did not start; its log:\n{}",
                     std::fs::read_to_string(log).unwrap_or_default()
                 );
             }
@@ -111,7 +132,7 @@ impl Server {
         Server {
             child: Some(child),
             url,
-            data_dir: data_dir.to_path_buf(),
+            data_dir: PathBuf::new(),
             log: log.to_path_buf(),
         }
     }
@@ -305,6 +326,33 @@ impl Client {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+}
+
+/// Submits each labelled reference photo (happy, sad, angry, surprise) and checks that its job
+/// succeeds with one face whose top label is the photo's, from the reference models.
+pub async fn assert_labelled_photos(client: &Client) {
+    for label in ["happy", "sad", "angry", "surprise"] {
+        let id = client
+            .submit_ok(&format!("{label}.jpg"), face_photo(&format!("{label}.jpg")))
+            .await;
+        let job = client.wait(&id, Duration::from_secs(60)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let found = faces(&job);
+        assert_eq!(found.len(), 1, "{label}.jpg: {job}");
+        assert_eq!(found[0]["top"], label, "{label}.jpg: {job}");
+        let emotions = found[0]["emotions"].as_object().expect("emotions");
+        let total: f64 = emotions.values().filter_map(|v| v.as_f64()).sum();
+        assert!((total - 1.0).abs() < 0.01, "probabilities sum to {total}");
+        assert!(found[0]["detection"].as_f64().expect("detection") > 0.7);
+        assert_eq!(
+            job["result"]["models"]["face-emotion"],
+            "fer2013-mini-xception-0.66"
+        );
+        assert_eq!(
+            job["result"]["models"]["face-detector"],
+            "ultraface-rfb320-1"
+        );
     }
 }
 

@@ -1,35 +1,13 @@
 //! The labelled reference photos through a real `soyl serve` over HTTP, with the real models.
 
-use soyl_tests::{face_photo, faces, temp_dir, Server};
+use soyl_tests::{assert_labelled_photos, face_photo, faces, temp_dir, Server};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_labelled_photo_gives_one_face_with_its_label() {
     let dir = temp_dir();
     let server = Server::start(dir.path(), &[]);
-    let client = server.client();
-    for label in ["happy", "sad", "angry", "surprise"] {
-        let id = client
-            .submit_ok(&format!("{label}.jpg"), face_photo(&format!("{label}.jpg")))
-            .await;
-        let job = client.wait(&id, Duration::from_secs(60)).await;
-        assert_eq!(job["status"], "succeeded", "{job}");
-        let found = faces(&job);
-        assert_eq!(found.len(), 1, "{label}.jpg: {job}");
-        assert_eq!(found[0]["top"], label, "{label}.jpg: {job}");
-        let emotions = found[0]["emotions"].as_object().expect("emotions");
-        let total: f64 = emotions.values().filter_map(|v| v.as_f64()).sum();
-        assert!((total - 1.0).abs() < 0.01, "probabilities sum to {total}");
-        assert!(found[0]["detection"].as_f64().expect("detection") > 0.7);
-        assert_eq!(
-            job["result"]["models"]["face-emotion"],
-            "fer2013-mini-xception-0.66"
-        );
-        assert_eq!(
-            job["result"]["models"]["face-detector"],
-            "ultraface-rfb320-1"
-        );
-    }
+    assert_labelled_photos(&server.client()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

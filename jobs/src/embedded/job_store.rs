@@ -5,9 +5,11 @@
 //! conditions need (tenant, status, batch, idempotency key, lease). Every transition reads the
 //! record, decides, and writes record and columns back in one `IMMEDIATE` transaction, with an
 //! `UPDATE ... WHERE status = ? AND lease_holder IS ?` that repeats the check in SQL, so a stale
-//! lease holder or a late duplicate can never overwrite a terminal state.
+//! lease holder or a late duplicate can never overwrite a terminal state. The decisions themselves
+//! are shared with the AWS store (`transitions.rs`).
 
 use super::db::{abort, instant_ms, write_transaction, SqliteDb};
+use crate::transitions;
 use crate::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Error, Job, JobError, JobId, JobStore, Lease,
     ListFilter, Page, Result, Status, Tenant, WebhookOutcome,
@@ -127,18 +129,6 @@ fn decode(id: &str, record: &str) -> rusqlite::Result<Job> {
     })
 }
 
-/// True when `job` is running under `holder`'s lease (lapsed or not: only a new claim ends it).
-fn held_by(job: &Job, holder: &str) -> bool {
-    job.status == Status::Running && job.lease.as_ref().is_some_and(|l| l.holder == holder)
-}
-
-/// Ends `job` in terminal `status` now.
-fn finish(job: &mut Job, status: Status, now: OffsetDateTime) {
-    job.status = status;
-    job.finished_at = Some(now);
-    job.lease = None;
-}
-
 #[async_trait]
 impl JobStore for SqliteJobStore {
     async fn create(&self, job: &Job) -> Result<CreateOutcome> {
@@ -211,48 +201,23 @@ impl JobStore for SqliteJobStore {
     async fn claim(&self, id: &JobId, lease: &Lease) -> Result<ClaimOutcome> {
         let lease = lease.clone();
         self.transition("claim job", id, None, move |job, now| {
-            let Some(mut job) = job else {
-                return (None, ClaimOutcome::Missing);
-            };
-            match (job.status, &job.lease) {
-                (status, _) if status.is_terminal() => (None, ClaimOutcome::Terminal(status)),
-                (Status::Running, Some(live)) if live.expires_at > now => {
-                    (None, ClaimOutcome::Busy(live.expires_at))
-                }
-                _ => {
-                    // Queued, or running under a lapsed lease: the caller takes over.
-                    job.status = Status::Running;
-                    job.lease = Some(lease);
-                    job.attempts = job.attempts.saturating_add(1);
-                    job.started_at = Some(now);
-                    (Some(job.clone()), ClaimOutcome::Claimed(Box::new(job)))
-                }
-            }
+            transitions::claim(job, &lease, now)
         })
         .await
     }
 
     async fn renew(&self, id: &JobId, holder: &str, expires_at: OffsetDateTime) -> Result<bool> {
         let holder = holder.to_owned();
-        self.transition("renew lease", id, None, move |job, _now| match job {
-            Some(mut job) if held_by(&job, &holder) => {
-                job.lease = Some(Lease { holder, expires_at });
-                (Some(job), true)
-            }
-            _ => (None, false),
+        self.transition("renew lease", id, None, move |job, _now| {
+            transitions::renew(job, &holder, expires_at)
         })
         .await
     }
 
     async fn requeue(&self, id: &JobId, holder: &str) -> Result<bool> {
         let holder = holder.to_owned();
-        self.transition("requeue job", id, None, move |job, _now| match job {
-            Some(mut job) if held_by(&job, &holder) => {
-                job.status = Status::Queued;
-                job.lease = None;
-                (Some(job), true)
-            }
-            _ => (None, false),
+        self.transition("requeue job", id, None, move |job, _now| {
+            transitions::requeue(job, &holder)
         })
         .await
     }
@@ -260,13 +225,8 @@ impl JobStore for SqliteJobStore {
     async fn complete(&self, id: &JobId, holder: &str, result: &serde_json::Value) -> Result<bool> {
         let holder = holder.to_owned();
         let result = result.clone();
-        self.transition("complete job", id, None, move |job, now| match job {
-            Some(mut job) if held_by(&job, &holder) => {
-                job.result = Some(result);
-                finish(&mut job, Status::Succeeded, now);
-                (Some(job), true)
-            }
-            _ => (None, false),
+        self.transition("complete job", id, None, move |job, now| {
+            transitions::complete(job, &holder, &result, now)
         })
         .await
     }
@@ -275,34 +235,14 @@ impl JobStore for SqliteJobStore {
         let holder = holder.map(str::to_owned);
         let error = error.clone();
         self.transition("fail job", id, None, move |job, now| {
-            let allowed = |job: &Job| match &holder {
-                Some(holder) => held_by(job, holder),
-                None => !job.status.is_terminal(),
-            };
-            match job {
-                Some(mut job) if allowed(&job) => {
-                    job.error = Some(error);
-                    finish(&mut job, Status::Failed, now);
-                    (Some(job), true)
-                }
-                _ => (None, false),
-            }
+            transitions::fail(job, holder.as_deref(), &error, now)
         })
         .await
     }
 
     async fn cancel(&self, tenant: &Tenant, id: &JobId) -> Result<CancelOutcome> {
-        self.transition("cancel job", id, Some(tenant), move |job, now| match job {
-            None => (None, CancelOutcome::NotFound),
-            Some(job) if job.status.is_terminal() => {
-                (None, CancelOutcome::AlreadyTerminal(job.status))
-            }
-            Some(mut job) => {
-                finish(&mut job, Status::Cancelled, now);
-                (Some(job.clone()), CancelOutcome::Cancelled(Box::new(job)))
-            }
-        })
-        .await
+        self.transition("cancel job", id, Some(tenant), transitions::cancel)
+            .await
     }
 
     async fn count_active(&self, tenant: &Tenant) -> Result<u64> {

@@ -1,0 +1,127 @@
+//! One S3 bucket: put, size-bounded get and presigned PUT URLs by full object key. Shared by the
+//! media store ([`super::S3Media`], keys under the media prefix) and the job store (records too
+//! large for a DynamoDB item, under the results prefix).
+
+use super::sdk_error;
+use crate::{Error, Result};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+const BACKEND: &str = "s3";
+
+/// A bucket and its client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    client: Client,
+    name: Arc<str>,
+}
+
+impl Bucket {
+    pub(crate) fn new(client: Client, name: &str) -> Bucket {
+        Bucket {
+            client,
+            name: Arc::from(name),
+        }
+    }
+
+    fn context(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
+    /// Stores `bytes` under `key` (overwrites).
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<()> {
+        self.client
+            .put_object()
+            .bucket(self.name.as_ref())
+            .key(key)
+            .set_content_type(content_type.map(str::to_owned))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk_error::map(BACKEND, "put", &self.context(key), e))?;
+        Ok(())
+    }
+
+    /// Reads the object under `key`, refusing with [`Error::TooLarge`] (named `shown_key`) from
+    /// its `Content-Length`, before any of the body is read, when it is over `max_bytes`. A missing
+    /// object is [`Error::NotFound`] of `what`.
+    pub(crate) async fn get(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        what: &'static str,
+        shown_key: &str,
+    ) -> Result<Bytes> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(self.name.as_ref())
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                let missing = sdk_error::code(&e).is_some_and(|c| c == "NoSuchKey")
+                    || sdk_error::http_status(&e) == Some(404);
+                if missing {
+                    Error::NotFound {
+                        what,
+                        key: shown_key.to_owned(),
+                    }
+                } else {
+                    sdk_error::map(BACKEND, "get", &self.context(key), e)
+                }
+            })?;
+        let too_large = |size: u64| Error::TooLarge {
+            key: shown_key.to_owned(),
+            size,
+            limit: max_bytes,
+        };
+        let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
+        if let Some(size) = declared.filter(|&size| size > max_bytes) {
+            // Dropping the body closes the connection: nothing more is downloaded.
+            return Err(too_large(size));
+        }
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Transient {
+                backend: BACKEND,
+                operation: "get",
+                message: format!("{}: reading the body: {e}", self.context(key)),
+            })?
+            .into_bytes();
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if size > max_bytes {
+            return Err(too_large(size));
+        }
+        Ok(bytes)
+    }
+
+    /// A URL that accepts one `PUT` of the object under `key` for `ttl` (at most 7 days).
+    pub(crate) async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|_| Error::Invalid {
+            what: "presigned URL lifetime",
+            value: format!("{ttl:?}"),
+            reason: "must be between 1 second and 7 days (S3's limit)",
+        })?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(self.name.as_ref())
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error::map(BACKEND, "presign_put", &self.context(key), e))?;
+        Ok(request.uri().to_owned())
+    }
+}
