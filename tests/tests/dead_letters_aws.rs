@@ -5,7 +5,7 @@
 
 use soyl_jobs::{ClaimOutcome, Job, JobQueue, JobStore, Lease, QueueMessage, Status, Tenant};
 use soyl_tests::moto::{self, Fixture};
-use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig, Webhooks};
+use soyl_worker::webhook::{WebhookConfig, Webhooks};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,21 +65,7 @@ async fn a_message_that_keeps_failing_is_dead_lettered_and_its_job_fails() {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let jobs: Arc<dyn JobStore> = Arc::new(store.clone());
     // The job has no callback URL, so the webhook sender never sends anything here.
-    let webhooks = Webhooks::new(
-        WebhookConfig {
-            secret: Secret::generate(),
-            policy: GuardPolicy {
-                allow_http: false,
-                allow_hosts: Vec::new(),
-            },
-            retry: RetryPolicy {
-                max_attempts: 1,
-                base_delay: Duration::from_millis(10),
-                timeout: Duration::from_secs(1),
-            },
-        },
-        jobs.clone(),
-    );
+    let webhooks = Webhooks::new(WebhookConfig::default(), jobs.clone());
     let watcher = tokio::spawn(soyl_worker::dead_letters::watch(
         Arc::new(dlq.clone()) as Arc<dyn JobQueue>,
         jobs,

@@ -13,7 +13,7 @@ use soyl_jobs::{
 };
 use soyl_models::runtime::RuntimeOptions;
 use soyl_models::{DeviceChoice, Repository, Runtime};
-use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig};
+use soyl_worker::webhook::WebhookConfig;
 use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -152,18 +152,7 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
         stop_timeout: Duration::from_secs(5),
         retry_base: Duration::from_millis(100),
         fusion_weights: Default::default(),
-        webhook: WebhookConfig {
-            secret: Secret::generate(),
-            policy: GuardPolicy {
-                allow_http: false,
-                allow_hosts: Vec::new(),
-            },
-            retry: RetryPolicy {
-                max_attempts: 1,
-                base_delay: Duration::from_millis(10),
-                timeout: Duration::from_secs(1),
-            },
-        },
+        webhook: WebhookConfig::default(),
         queue_weights: Default::default(),
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);

@@ -45,6 +45,25 @@ pub struct WebhookConfig {
     pub retry: RetryPolicy,
 }
 
+impl Default for WebhookConfig {
+    /// A per-process random secret, https only, no exemptions, 5 attempts from 1 s, 10 s timeout:
+    /// the command line's defaults.
+    fn default() -> Self {
+        WebhookConfig {
+            secret: Secret::generate(),
+            policy: GuardPolicy {
+                allow_http: false,
+                allow_hosts: Vec::new(),
+            },
+            retry: RetryPolicy {
+                max_attempts: 5,
+                base_delay: std::time::Duration::from_secs(1),
+                timeout: std::time::Duration::from_secs(10),
+            },
+        }
+    }
+}
+
 /// The worker's webhook sender: a cloneable handle; each ended job gets its own task.
 #[derive(Clone)]
 pub struct Webhooks {
