@@ -14,6 +14,10 @@ scripts/setup-ort.sh
 python3 -m pip install -q --disable-pip-version-check openapi-spec-validator
 # The AWS-backend tests run against a local AWS emulator (they skip without it, except in CI).
 command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
+# pip puts console scripts in the interpreter's scripts folder, which (under pyenv, say) may not
+# be on PATH until a rehash: put it there, so the tests find moto_server on a fresh machine.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+export PATH
 cargo build --release -p soyl-submitter --bin soyl
 if [ $# -gt 0 ]; then
   cargo test --release "$@"
