@@ -277,7 +277,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "SOYL_BULK_WEIGHT", default_value_t = 1)]
     pub bulk_weight: u32,
     /// Most bulk jobs in flight at once (the rest of --max-in-flight stays free for interactive work).
-    #[arg(long, env = "SOYL_MAX_BULK_IN_FLIGHT", default_value_t = 32)]
+    #[arg(long, env = "SOYL_MAX_BULK_IN_FLIGHT", default_value_t = 4)]
     pub max_bulk_in_flight: usize,
     /// Run no worker in this process (API only; jobs wait in the queue).
     #[arg(long, env = "SOYL_NO_WORKER", default_value_t = false)]

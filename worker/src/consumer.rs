@@ -68,7 +68,7 @@ impl Default for QueueWeights {
         QueueWeights {
             interactive: 4,
             bulk: 1,
-            max_bulk_in_flight: 32,
+            max_bulk_in_flight: 4,
         }
     }
 }
