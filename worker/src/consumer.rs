@@ -297,11 +297,15 @@ async fn receive_round(
             &order[1]
         };
         let wanted = cap(wait_on, slots);
+        // While bulk is at its cap, wait only briefly, so a freed bulk slot is refilled promptly.
+        let bulk_capped = cap(&order[0], slots) == 0 || cap(&order[1], slots) == 0;
+        let wait = if bulk_capped {
+            shared.config.receive_wait.min(Duration::from_millis(20))
+        } else {
+            shared.config.receive_wait
+        };
         if wanted > 0 {
-            received = tag(
-                wait_on,
-                wait_on.receive(wanted, shared.config.receive_wait).await?,
-            );
+            received = tag(wait_on, wait_on.receive(wanted, wait).await?);
         }
     }
     Ok(received)
