@@ -123,3 +123,14 @@ pub(crate) fn cancel(job: Option<Job>, now: OffsetDateTime) -> Decision<CancelOu
         }
     }
 }
+
+/// Stores a webhook outcome on any existing job, changing nothing else; false if there is none.
+pub(crate) fn record_webhook(job: Option<Job>, outcome: &crate::WebhookOutcome) -> Decision<bool> {
+    match job {
+        Some(mut job) => {
+            job.webhook = Some(outcome.clone());
+            (Some(job), true)
+        }
+        None => (None, false),
+    }
+}

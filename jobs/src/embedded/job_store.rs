@@ -303,12 +303,8 @@ impl JobStore for SqliteJobStore {
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
         let outcome = outcome.clone();
         let found = self
-            .transition("record webhook", id, None, move |job, _now| match job {
-                Some(mut job) => {
-                    job.webhook = Some(outcome);
-                    (Some(job), true)
-                }
-                None => (None, false),
+            .transition("record webhook", id, None, move |job, _now| {
+                transitions::record_webhook(job, &outcome)
             })
             .await?;
         if found {

@@ -421,12 +421,8 @@ impl JobStore for DynamoJobStore {
 
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
         let found = self
-            .transition("record webhook", id, None, |job, _now| match job {
-                Some(mut job) => {
-                    job.webhook = Some(outcome.clone());
-                    (Some(job), true)
-                }
-                None => (None, false),
+            .transition("record webhook", id, None, |job, _now| {
+                transitions::record_webhook(job, outcome)
             })
             .await?;
         if found {
