@@ -115,6 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = Runtime::init(RuntimeOptions {
         device: DeviceChoice::Auto,
         intra_threads: 0,
+        spinning: false,
     })?;
     let repo = Repository::load(&repo_dir)?;
     println!(

@@ -55,6 +55,9 @@ pub struct RuntimeOptions {
     pub device: DeviceChoice,
     /// Intra-op threads per session (0: ONNX Runtime's default).
     pub intra_threads: usize,
+    /// Whether idle intra-op threads spin before sleeping (ONNX Runtime's default is yes). Off,
+    /// they leave the cores to image and audio decoding between batches.
+    pub spinning: bool,
 }
 
 /// The loaded ONNX Runtime: its environment, the library path, and the device policy. Cheap to clone.
@@ -147,6 +150,9 @@ impl Runtime {
                     .error_on_failure()])
                 .map_err(|e| ModelError::ort(model, "enable CUDA", ort::Error::<()>::from(e)))?;
         }
+        builder = builder
+            .with_intra_op_spinning(self.inner.options.spinning)
+            .map_err(|e| ModelError::ort(model, "configure", ort::Error::<()>::from(e)))?;
         if self.inner.options.intra_threads > 0 {
             builder = builder
                 .with_intra_threads(self.inner.options.intra_threads)

@@ -94,7 +94,7 @@ pub async fn wait(args: JobArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Polls until the job is terminal, backing off from 50 ms to 1 s.
+/// Long-polls (`?wait_ms=`) until the job is terminal or `timeout` has passed.
 async fn wait_for(
     http: &reqwest::Client,
     base: &str,
@@ -102,9 +102,11 @@ async fn wait_for(
     timeout: Duration,
 ) -> anyhow::Result<Value> {
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(50);
     loop {
-        let record = answer(http.get(format!("{base}/v1/jobs/{id}")).send().await?).await?;
+        let asked = Instant::now();
+        let wait_ms = deadline.saturating_duration_since(asked).as_millis();
+        let url = format!("{base}/v1/jobs/{id}?wait_ms={wait_ms}");
+        let record = answer(http.get(url).send().await?).await?;
         if matches!(
             record["status"].as_str(),
             Some("succeeded" | "failed" | "cancelled")
@@ -114,7 +116,10 @@ async fn wait_for(
         if Instant::now() >= deadline {
             bail!("job {id} still {} after {timeout:?}", record["status"]);
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(1));
+        // A server with a short --sync-deadline-ms answers early: do not spin on it.
+        tokio::time::sleep(MIN_POLL.saturating_sub(asked.elapsed())).await;
     }
 }
+
+/// The shortest interval between two polls of one job.
+const MIN_POLL: Duration = Duration::from_millis(50);

@@ -222,6 +222,10 @@ pub struct InferenceArgs {
     /// ONNX Runtime intra-op threads per model session (0: ONNX Runtime's default).
     #[arg(long, env = "SOYL_INTRA_THREADS", default_value_t = 0)]
     pub intra_threads: usize,
+    /// Let idle ONNX Runtime intra-op threads spin before sleeping (ONNX Runtime's own default).
+    /// Off by default: spinning threads take the cores that decode images and audio.
+    #[arg(long, env = "SOYL_ORT_SPIN")]
+    pub ort_spin: bool,
     /// Override every lane's maximum batch size (default: each model's manifest).
     #[arg(long, env = "SOYL_MAX_BATCH")]
     pub max_batch: Option<usize>,
@@ -294,7 +298,8 @@ pub struct ApiLimits {
     #[arg(long, env = "SOYL_MAX_INPUTS", default_value_t = 16)]
     pub max_inputs: usize,
     /// How long `/analyzeFace`, `/analyzeVoice` and `/analyzeText` wait for the result before
-    /// answering 202 with the job id, in milliseconds (keep under API Gateway's 29 s).
+    /// answering 202 with the job id, and the longest `GET /v1/jobs/{id}?wait_ms=` long poll, in
+    /// milliseconds (keep under API Gateway's 29 s).
     #[arg(long, env = "SOYL_SYNC_DEADLINE_MS", default_value_t = 25_000)]
     pub sync_deadline_ms: u64,
     /// Require API keys (`enabled`) or not (`disabled`: every caller is tenant `default`; local use only).

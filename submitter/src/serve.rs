@@ -9,7 +9,8 @@ use crate::api::{self, AppState, ReadyInfo};
 use crate::config::{ApiLimits, AuthMode, InferenceArgs, ServeArgs, WebhookArgs};
 use crate::intake::Intake;
 use anyhow::Context;
-use soyl_jobs::KeyStore;
+use soyl_jobs::finished::{Finished, SignallingStore};
+use soyl_jobs::{JobStore, KeyStore};
 use soyl_models::face::BatchOverrides;
 use soyl_models::image_input::ImageLimits;
 use soyl_models::runtime::RuntimeOptions;
@@ -47,6 +48,9 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         keys,
     } = crate::backend::build(&args).await?;
     let run_worker = role != Role::Api && !args.worker.no_worker;
+    // The worker's terminal writes wake the API's long polls in this process.
+    let finished = Arc::new(Finished::default());
+    let store: Arc<dyn JobStore> = Arc::new(SignallingStore::new(store, finished.clone()));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let in_flight = Arc::new(soyl_worker::InFlight::default());
@@ -110,6 +114,7 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         ready: ready.clone(),
         fusion_weights: args.worker.fusion_weights.clone(),
         in_flight: run_worker.then_some(in_flight),
+        finished,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -144,6 +149,7 @@ fn start_pipelines(args: &InferenceArgs, limits: &ApiLimits) -> anyhow::Result<P
     let runtime = Runtime::init(RuntimeOptions {
         device: args.device,
         intra_threads: args.intra_threads,
+        spinning: args.ort_spin,
     })?;
     let models = resolve_models_dir(&args.models);
     let repo = Repository::load(&models)?;

@@ -3,8 +3,8 @@
 //! model input and normalised.
 
 use super::detect::BoundingBox;
+use super::resize::{self, Region};
 use crate::manifest::ImagePreprocess;
-use image::imageops::FilterType;
 use image::GrayImage;
 
 /// Crops `bbox` (squared, clamped to the image) from `gray` and returns the model input tensor.
@@ -15,13 +15,13 @@ pub fn to_tensor(gray: &GrayImage, bbox: &BoundingBox, pre: &ImagePreprocess) ->
     let cy = bbox.y + bbox.h / 2.0;
     let x = (cx - side / 2.0).clamp(0.0, iw - side);
     let y = (cy - side / 2.0).clamp(0.0, ih - side);
-    let view = image::imageops::crop_imm(gray, x as u32, y as u32, side as u32, side as u32);
-    let face = image::imageops::resize(
-        &view.to_image(),
-        pre.width,
-        pre.height,
-        FilterType::Triangle,
-    );
+    let region = Region {
+        x: x as u32,
+        y: y as u32,
+        w: side as u32,
+        h: side as u32,
+    };
+    let face = resize::gray_region(gray, region, pre.width, pre.height);
     face.pixels()
         .map(|p| (f32::from(p[0]) - pre.mean) / pre.std)
         .collect()

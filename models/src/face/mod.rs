@@ -4,6 +4,8 @@
 
 pub mod crop;
 pub mod detect;
+pub mod luma;
+pub mod resize;
 
 use crate::affect::{read_scores, round4, Reading};
 use crate::blocking::{blocking, unshare, DECODER_CRASHED};
@@ -147,7 +149,7 @@ impl FacePipeline {
         let (width, height, tensor, gray) = blocking(DECODER_CRASHED, move || {
             let img = image_input::decode(bytes.as_ref(), &limits)?;
             let tensor = detect::to_tensor(&img, det.image());
-            Ok((img.width(), img.height(), tensor, img.into_luma8()))
+            Ok((img.width(), img.height(), tensor, luma::to_luma8(&img)))
         })
         .await?;
         crate::telemetry::preprocess("face", preprocess_started.elapsed());

@@ -22,6 +22,7 @@ pub fn runtime() -> Runtime {
             Runtime::init(RuntimeOptions {
                 device: DeviceChoice::Cpu,
                 intra_threads: 0,
+                spinning: false,
             })
             .expect("ONNX Runtime (run scripts/setup-ort.sh)")
         })

@@ -5,9 +5,11 @@ use super::auth::{check_quota, Caller};
 use super::error::ApiError;
 #[allow(unused_imports)] // used by the OpenAPI attributes
 use super::schema::*;
+use super::wait::until_terminal;
 use super::{json_body, multipart, AppState};
 use crate::intake::Submission;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,6 +19,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use soyl_jobs::{CancelOutcome, Job, JobId, ListFilter, Status};
+use std::time::Duration;
 
 /// Accepts a job, as multipart form data (files, texts, options) or JSON (texts, options):
 /// `202 {"job_id", "status", "links"}` with a `Location` header.
@@ -101,22 +104,34 @@ pub async fn submit(
     Ok(response)
 }
 
+/// Query of `GET /v1/jobs/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetQuery {
+    /// Long poll: wait up to this many milliseconds for the job to end before answering
+    /// (capped at the server's `--sync-deadline-ms`); 0 or absent answers at once.
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
 /// The job record: status, timestamps, attempts, and `result` or `error` once finished. Headers
 /// `Soyl-Queue-Seconds` (accepted -> started) and `Soyl-Processing-Seconds` (started -> finished)
-/// are set once known.
+/// are set once known. With `wait_ms` it answers as soon as the job ends, or with the record as
+/// it is when the wait runs out.
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, description = "the job record", body = JobRecord), (status = 404, description = "unknown job (or another tenant's)", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
+    params(("id" = String, Path, description = "job id"), ("wait_ms" = Option<u64>, Query, description = "long poll: wait up to this many ms for the job to end (capped by the server's sync deadline, default 25000)")),
+    responses((status = 200, description = "the job record", body = JobRecord), (status = 400, description = "invalid query", body = ErrorBody), (status = 404, description = "unknown job (or another tenant's)", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    query: Result<Query<GetQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     // A malformed id is as unknown as a well-formed one that does not exist.
     let id: JobId = id.parse().map_err(|_| ApiError::job_not_found())?;
-    let job = state
-        .store
-        .get(&caller.tenant, &id)
+    let budget = Duration::from_millis(query.wait_ms.min(state.limits.sync_deadline_ms));
+    let job = until_terminal(&state, &caller.tenant, &id, budget)
         .await?
         .ok_or_else(ApiError::job_not_found)?;
     Ok(with_timing_headers(

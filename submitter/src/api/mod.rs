@@ -10,6 +10,7 @@ mod multipart;
 pub mod openapi;
 pub mod schema;
 mod seed;
+mod wait;
 
 use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Fusion weights for `/getEmotionState` (the worker uses the same).
     pub fusion_weights: soyl_models::fusion::Weights,
+    /// Wakes requests waiting on a job when this process's worker finishes it.
+    pub finished: Arc<soyl_jobs::finished::Finished>,
 }
 
 /// Builds the router: protected routes behind [`auth::authenticate`], probes open.

@@ -9,6 +9,7 @@ use super::error::ApiError;
 use super::jobs::with_timing_headers;
 #[allow(unused_imports)] // used by the OpenAPI attributes
 use super::schema::*;
+use super::wait::until_terminal;
 use super::{multipart, AppState};
 use crate::intake::Submission;
 use axum::extract::{Multipart, State};
@@ -18,7 +19,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 use soyl_jobs::{JobOptions, Modality};
 use soyl_models::fusion::{fuse, Source};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `POST /getEmotionState`: `{"modules": [{"valence", "arousal", "confidence", "source"}]}`.
 #[utoipa::path(post, path = "/getEmotionState", tag = "seed", security(("bearer" = [])),
@@ -173,21 +174,16 @@ async fn submit_and_wait(
     };
     check_quota(state, caller).await?;
     let (job, _) = state.intake.submit(submission).await?;
-    let deadline = Instant::now() + Duration::from_millis(state.limits.sync_deadline_ms);
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(current) = state.store.get(&job.tenant, &job.id).await? {
-            if current.status.is_terminal() {
-                let response = (StatusCode::OK, Json(current.public_json())).into_response();
-                return Ok(with_timing_headers(&current, response));
-            }
+    let budget = Duration::from_millis(state.limits.sync_deadline_ms);
+    match until_terminal(state, &job.tenant, &job.id, budget).await? {
+        Some(current) if current.status.is_terminal() => {
+            let response = (StatusCode::OK, Json(current.public_json())).into_response();
+            Ok(with_timing_headers(&current, response))
         }
-        if Instant::now() + pause >= deadline {
+        _ => {
             let location = format!("/v1/jobs/{}", job.id);
             let body = json!({"job_id": job.id, "status": "queued", "links": {"self": location}});
-            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }

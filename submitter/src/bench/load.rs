@@ -1,8 +1,8 @@
 //! The HTTP load generator: `concurrency` closed-loop clients, each sending one job, waiting for
 //! its result, and sending the next, for a fixed duration. Against soyl a job is `POST /v1/jobs`
-//! then polling `GET /v1/jobs/{id}` until it is terminal (the poll interval grows with the job's
-//! age, an eighth of it between 2 and 100 ms, so polling costs the server little and adds at most
-//! ~12% to a latency); against the peer baseline it is one synchronous `POST /analyze`.
+//! then long-polling `GET /v1/jobs/{id}?wait_ms=` until it is terminal (the server answers as
+//! soon as the job ends, so polling adds one request and no delay); against the peer baseline it
+//! is one synchronous `POST /analyze`.
 //! Latency is from the first byte sent to the terminal answer read.
 
 use super::workloads::{Payload, Workload};
@@ -173,14 +173,11 @@ async fn one_job(
     poll(http, base, &id).await
 }
 
-/// Polls a soyl job until it is terminal; `Err` unless it succeeded.
+/// Long-polls a soyl job (`?wait_ms=`) until it is terminal; `Err` unless it succeeded.
 async fn poll(http: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<Value> {
-    let submitted = Instant::now();
     loop {
-        let wait =
-            (submitted.elapsed() / 8).clamp(Duration::from_millis(2), Duration::from_millis(100));
-        tokio::time::sleep(wait).await;
-        let record = json_ok(http.get(format!("{base}/v1/jobs/{id}")).send().await?).await?;
+        let url = format!("{base}/v1/jobs/{id}?wait_ms={LONG_POLL_MS}");
+        let record = json_ok(http.get(url).send().await?).await?;
         match record["status"].as_str() {
             Some("succeeded") => return Ok(record),
             Some("queued" | "running") => {}
@@ -188,6 +185,9 @@ async fn poll(http: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<Va
         }
     }
 }
+
+/// How long one poll may wait on the server (it answers as soon as the job ends).
+const LONG_POLL_MS: u64 = 20_000;
 
 async fn json_ok(response: reqwest::Response) -> anyhow::Result<Value> {
     let status = response.status();

@@ -52,6 +52,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let runtime = Runtime::init(RuntimeOptions {
                 device,
                 intra_threads: 0,
+                // The raw-session ceiling: ONNX Runtime's default session options.
+                spinning: true,
             })?;
             let repo = Repository::load(&models)?;
             let ceiling = ceiling::measure(&runtime, &repo, &[1, 4, 16, 64], budget)?;
