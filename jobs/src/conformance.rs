@@ -728,7 +728,12 @@ pub async fn store_lists_unclaimed_jobs_across_tenants(store: &dyn JobStore) {
     for job in [&old_a, &old_b, &requeued, &ended, &recent] {
         create(store, job).await;
     }
-    claim(store, &requeued.id, &lease("worker-a", time::Duration::minutes(1))).await;
+    claim(
+        store,
+        &requeued.id,
+        &lease("worker-a", time::Duration::minutes(1)),
+    )
+    .await;
     assert!(ok("requeue", store.requeue(&requeued.id, "worker-a").await));
     let error = JobError::new("test", "ended");
     assert!(ok("fail", store.fail(&ended.id, None, &error).await));

@@ -11,8 +11,8 @@
 
 use crate::{
     CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId, JobQueue,
-    JobStore, Lease, ListFilter, MediaKey, MediaStore, Page, QueueMessage, Receipt, Result,
-    Tenant, WebhookOutcome,
+    JobStore, Lease, ListFilter, MediaKey, MediaStore, Page, QueueMessage, Receipt, Result, Tenant,
+    WebhookOutcome,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -296,7 +296,12 @@ impl<S: JobStore + ?Sized> JobStore for Faulty<S> {
     async fn create(&self, job: &Job) -> Result<CreateOutcome> {
         let created = |o: &CreateOutcome| matches!(o, CreateOutcome::Created);
         (self.faults)
-            .run("store.create", job.id.to_string(), created, self.inner.create(job))
+            .run(
+                "store.create",
+                job.id.to_string(),
+                created,
+                self.inner.create(job),
+            )
             .await
     }
     async fn get(&self, tenant: &Tenant, id: &JobId) -> Result<Option<Job>> {

@@ -7,10 +7,10 @@
 //! however it exits. Without `moto_server` on the `PATH` the tests skip with a printed reason,
 //! except under `CI=true`, where they fail.
 
+use crate::soyl_binary;
 use soyl_jobs::aws::{self, AwsClients, AwsPorts, AwsSettings};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use crate::soyl_binary;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@ use crate::backends::Ports;
 use bytes::Bytes;
 use soyl_jobs::faults::{Faults, Faulty, Outcome};
 use soyl_jobs::{
-    Input, InputKind, Job, JobId, JobOptions, JobStore, MediaKey, MediaStore, QueueMessage, Tenant,
+    Input, InputKind, Job, JobId, JobOptions, JobStore, MediaKey, QueueMessage, Tenant,
 };
 use soyl_models::runtime::RuntimeOptions;
 use soyl_models::{DeviceChoice, Repository, Runtime};

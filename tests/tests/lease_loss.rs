@@ -8,6 +8,7 @@ use soyl_jobs::faults::{Faults, Outcome};
 use soyl_jobs::Status;
 use soyl_tests::backends::{self, Backend};
 use soyl_tests::worker::{self, Worker};
+use soyl_worker::WorkerConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,9 +24,13 @@ async fn a_late_result_after_takeover_is_refused(backend: Backend) {
         .always("queue.extend", None)
         .delay("media.get", None, LEASE * 3);
     let retry = Duration::from_millis(50);
+    // One slot: while its job hangs, the first worker takes no more work (nor its own job back).
     let a = Worker::start(
         worker::faulty_ports(&ports, &first, false),
-        worker::config("first", LEASE, retry),
+        WorkerConfig {
+            max_in_flight: 1,
+            ..worker::config("first", LEASE, retry)
+        },
     );
     let ids = worker::submit_photos(&ports, 1).await;
     let id = ids[0];
@@ -42,7 +47,10 @@ async fn a_late_result_after_takeover_is_refused(backend: Backend) {
     );
     let job = worker::wait_terminal(store, &id, Duration::from_secs(30)).await;
     assert_eq!(job.status, Status::Succeeded, "{job:?}");
-    assert_eq!(job.attempts, 2, "claimed by the first worker, then taken over");
+    assert_eq!(
+        job.attempts, 2,
+        "claimed by the first worker, then taken over"
+    );
     assert!(job.result.is_some());
 
     // The first worker's media read returns late; its result must then be refused.
@@ -50,16 +58,33 @@ async fn a_late_result_after_takeover_is_refused(backend: Backend) {
     let refused = || first.count("store.complete", Some(&key), Outcome::Done { wrote: false });
     let deadline = Instant::now() + Duration::from_secs(30);
     while refused() == 0 {
-        assert!(Instant::now() < deadline, "the first worker never tried to complete");
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never tried to complete"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     a.stop().await;
     b.stop().await;
-    assert_eq!(worker::terminal_writes(&first, &id), 0, "the late result was written");
-    assert_eq!(worker::terminal_writes(&second, &id), 1, "the second worker's result");
-    assert!(worker::media_reads(&second, &id) >= 1, "the second worker ran the job itself");
+    assert_eq!(
+        worker::terminal_writes(&first, &id),
+        0,
+        "the late result was written"
+    );
+    assert_eq!(
+        worker::terminal_writes(&second, &id),
+        1,
+        "the second worker's result"
+    );
+    assert!(
+        worker::media_reads(&second, &id) >= 1,
+        "the second worker ran the job itself"
+    );
     let after = worker::wait_terminal(store, &id, Duration::from_secs(1)).await;
-    assert_eq!(after.finished_at, job.finished_at, "the record did not change again");
+    assert_eq!(
+        after.finished_at, job.finished_at,
+        "the record did not change again"
+    );
     println!(
         "{backend:?}: lease {LEASE:?} lapsed; taken over; first worker's result refused {} time(s)",
         refused()

@@ -73,7 +73,10 @@ async fn every_job_succeeds_once_despite_throttling(backend: Backend) {
         .filter(|c| c.outcome == Outcome::Injected)
         .count();
     let gaps = retry_gaps(&calls);
-    assert!(injected >= 5, "only {injected} faults injected: the test proved little");
+    assert!(
+        injected >= 5,
+        "only {injected} faults injected: the test proved little"
+    );
     assert!(gaps.len() >= 5, "only {} retries seen", gaps.len());
     // Jittered backoff waits at least half the first step before any retry.
     assert!(

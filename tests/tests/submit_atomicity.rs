@@ -55,8 +55,8 @@ async fn jobs_of(store: &dyn JobStore) -> Vec<soyl_jobs::Job> {
         limit: 100,
         ..Default::default()
     };
-    let page = store.list(&Tenant::default_tenant(), &filter);
-    page.await.expect("list").jobs
+    let tenant = Tenant::default_tenant();
+    store.list(&tenant, &filter).await.expect("list").jobs
 }
 
 async fn no_step_leaves_a_job_stranded(backend: Backend) {
@@ -68,21 +68,36 @@ async fn no_step_leaves_a_job_stranded(backend: Backend) {
     let sent = || faults.count("queue.send", None, Outcome::Done { wrote: true });
 
     let answer = refused_submit(&intake, &faults, &["media.put"]).await;
-    assert_eq!(answer, (503, "backend_unavailable".to_owned()), "media refused");
+    assert_eq!(
+        answer,
+        (503, "backend_unavailable".to_owned()),
+        "media refused"
+    );
     assert!(jobs_of(ports.store.as_ref()).await.is_empty(), "no record");
     assert_eq!(sent(), 0, "no message");
 
     let answer = refused_submit(&intake, &faults, &["store.create"]).await;
-    assert_eq!(answer, (503, "backend_unavailable".to_owned()), "record refused");
+    assert_eq!(
+        answer,
+        (503, "backend_unavailable".to_owned()),
+        "record refused"
+    );
     assert!(jobs_of(ports.store.as_ref()).await.is_empty(), "no record");
     assert_eq!(sent(), 0, "no message without a record");
 
     let answer = refused_submit(&intake, &faults, &["queue.send"]).await;
-    assert_eq!(answer, (503, "enqueue_failed".to_owned()), "enqueue refused");
+    assert_eq!(
+        answer,
+        (503, "enqueue_failed".to_owned()),
+        "enqueue refused"
+    );
     let jobs = jobs_of(ports.store.as_ref()).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, Status::Failed, "not left queued");
-    assert_eq!(jobs[0].error.as_ref().map(|e| e.code.as_str()), Some("enqueue_failed"));
+    assert_eq!(
+        jobs[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("enqueue_failed")
+    );
 
     // Enqueue and the failure mark both refused: the record is left queued, with no message...
     let answer = refused_submit(&intake, &faults, &["queue.send", "store.fail"]).await;
@@ -101,11 +116,19 @@ async fn no_step_leaves_a_job_stranded(backend: Backend) {
     assert_eq!(reconciler.pass().await.expect("reconcile"), 0, "too young");
     tokio::time::sleep(threshold).await;
     assert_eq!(reconciler.pass().await.expect("reconcile"), 1, "re-sent");
-    assert_eq!(reconciler.pass().await.expect("reconcile"), 0, "re-sent once per threshold");
+    assert_eq!(
+        reconciler.pass().await.expect("reconcile"),
+        0,
+        "re-sent once per threshold"
+    );
     let quiet = Arc::new(Faults::default());
     let w = Worker::start(
         worker::faulty_ports(&ports, &quiet, false),
-        worker::config("reconciled", Duration::from_secs(10), Duration::from_millis(50)),
+        worker::config(
+            "reconciled",
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+        ),
     );
     let done = worker::wait_terminal(ports.store.as_ref(), &stranded.id, Duration::from_secs(60));
     let done = done.await;

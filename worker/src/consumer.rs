@@ -374,7 +374,10 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
         expires_at: OffsetDateTime::now_utc() + shared.config.lease,
     };
     let retry = shared.config.retry;
-    let job = match retry.retry("claim", || ports.store.claim(&id, &lease)).await {
+    let job = match retry
+        .retry("claim", || ports.store.claim(&id, &lease))
+        .await
+    {
         Ok(ClaimOutcome::Claimed(job)) => job,
         Ok(ClaimOutcome::Terminal(status)) => {
             tracing::debug!(job_id = %id, status = status.as_str(), "duplicate delivery of a finished job");

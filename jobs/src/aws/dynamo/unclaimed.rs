@@ -40,9 +40,7 @@ pub(super) async fn unclaimed_before(
             .client
             .scan()
             .table_name(store.table.as_ref())
-            .filter_expression(
-                "#status = :queued AND #created_at < :before AND #expires_at > :now",
-            )
+            .filter_expression("#status = :queued AND #created_at < :before AND #expires_at > :now")
             .set_expression_attribute_names(Some(names.clone()))
             .set_expression_attribute_values(Some(values.clone()))
             .set_exclusive_start_key(start.take())
