@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 const VISIBILITY: Duration = Duration::from_secs(2);
 /// Allowance for running a redelivered job behind the backlog on a shared 2-core machine.
 const PROCESSING: Duration = Duration::from_secs(15);
+/// A kill this soon after a job's terminal write may beat the log line that reports it.
+const LOG_WINDOW: time::Duration = time::Duration::milliseconds(500);
 
 fn kill_count() -> usize {
     if std::env::var("SOYL_FULL").is_ok_and(|v| v == "1") {
@@ -113,18 +115,34 @@ async fn repeated_sigkill_loses_and_doubles_nothing(args: Vec<String>, env: Vec<
     }
 
     let ids = ids.lock().expect("ids").clone();
-    let mut redelivered = 0;
-    let mut worst = Duration::ZERO;
+    let mut jobs = Vec::new();
     for id in &ids {
-        let job = client.wait(id, Duration::from_secs(180)).await;
+        jobs.push(client.wait(id, Duration::from_secs(180)).await);
+    }
+    let logs: Vec<&Path> = logs.iter().map(PathBuf::as_path).collect();
+    let counts = terminal_transitions(&logs);
+    let mut redelivered = 0;
+    let mut unlogged = 0;
+    let mut worst = Duration::ZERO;
+    for (id, job) in ids.iter().zip(&jobs) {
         assert_eq!(job["status"], "succeeded", "{job}");
+        let finished = timestamp(job, "finished_at");
+        // One terminal transition in the logs; none only when the kill came between the write
+        // and its log line (the job finished at most LOG_WINDOW before a kill).
+        let killed_right_after = kills
+            .iter()
+            .any(|k| k.at >= finished && k.at - finished <= LOG_WINDOW);
+        match counts.get(id).copied().unwrap_or(0) {
+            1 => {}
+            0 if killed_right_after => unlogged += 1,
+            n => panic!("job {id} reached a terminal state {n} times: {job}"),
+        }
         if job["attempts"].as_u64().unwrap_or(0) < 2 {
             continue;
         }
         redelivered += 1;
         // Interrupted by the last kill before it finished: done within restart + visibility +
         // processing of that kill.
-        let finished = timestamp(&job, "finished_at");
         let kill = kills
             .iter()
             .rev()
@@ -138,18 +156,12 @@ async fn repeated_sigkill_loses_and_doubles_nothing(args: Vec<String>, env: Vec<
         );
         worst = worst.max(took.saturating_sub(kill.restart));
     }
-    let logs: Vec<&Path> = logs.iter().map(PathBuf::as_path).collect();
-    let counts = terminal_transitions(&logs);
-    for id in &ids {
-        let n = counts.get(id).copied().unwrap_or(0);
-        assert_eq!(n, 1, "job {id} reached a terminal state {n} times");
-    }
     assert!(
         redelivered > 0,
         "no kill interrupted a job: the test proved nothing"
     );
     println!(
-        "{} kills, {} jobs, {redelivered} redelivered; slowest redelivered job done {worst:?} after its worker restarted (visibility {VISIBILITY:?})",
+        "{} kills, {} jobs, {redelivered} redelivered, {unlogged} written just before a kill (log line lost); slowest redelivered job done {worst:?} after its worker restarted (visibility {VISIBILITY:?})",
         kills.len(),
         ids.len()
     );
