@@ -710,6 +710,51 @@ pub async fn store_requeue_returns_job_to_queue(store: &dyn JobStore) {
     );
 }
 
+/// `unclaimed_before` finds, across tenants, the queued jobs older than the cut-off that no
+/// worker ever claimed, oldest first; not newer ones, not claimed-then-requeued ones, not ended
+/// ones.
+pub async fn store_lists_unclaimed_jobs_across_tenants(store: &dyn JobStore) {
+    let hours_ago = |h: i64| OffsetDateTime::now_utc() - time::Duration::hours(h);
+    let (a, b) = (fresh_tenant(), fresh_tenant());
+    let mut old_a = new_job(&a);
+    old_a.created_at = hours_ago(3);
+    let mut old_b = new_job(&b);
+    old_b.created_at = hours_ago(2);
+    let mut requeued = new_job(&a);
+    requeued.created_at = hours_ago(2);
+    let mut ended = new_job(&b);
+    ended.created_at = hours_ago(2);
+    let recent = new_job(&a);
+    for job in [&old_a, &old_b, &requeued, &ended, &recent] {
+        create(store, job).await;
+    }
+    claim(
+        store,
+        &requeued.id,
+        &lease("worker-a", time::Duration::minutes(1)),
+    )
+    .await;
+    assert!(ok("requeue", store.requeue(&requeued.id, "worker-a").await));
+    let error = JobError::new("test", "ended");
+    assert!(ok("fail", store.fail(&ended.id, None, &error).await));
+
+    let found = ok(
+        "unclaimed_before",
+        store.unclaimed_before(hours_ago(1), 1000).await,
+    );
+    let ours = [old_a.id, old_b.id, requeued.id, ended.id, recent.id];
+    let found: Vec<JobId> = found
+        .iter()
+        .map(|job| job.id)
+        .filter(|id| ours.contains(id))
+        .collect();
+    assert_eq!(
+        found,
+        vec![old_a.id, old_b.id],
+        "conformance: unclaimed queued jobs older than the cut-off, oldest first"
+    );
+}
+
 /// `fail` with a holder needs that holder's running job; without one it fails any job that has
 /// not ended, once.
 pub async fn store_fail_by_holder_or_unconditionally(store: &dyn JobStore) {

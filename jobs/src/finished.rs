@@ -151,6 +151,9 @@ impl JobStore for SignallingStore {
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
         self.inner.record_webhook(id, outcome).await
     }
+    async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>> {
+        self.inner.unclaimed_before(before, limit).await
+    }
 }
 
 #[cfg(test)]

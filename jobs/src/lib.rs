@@ -14,6 +14,7 @@ pub mod aws;
 pub mod conformance;
 pub mod embedded;
 mod error;
+pub mod faults;
 pub mod finished;
 pub mod keys;
 mod media_key;

@@ -158,4 +158,10 @@ pub trait JobStore: Send + Sync {
     /// record under their usual conditional write, retrying on a lost race). An unknown `id` is
     /// [`crate::Error::NotFound`] with `what: "job"`.
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()>;
+    /// Jobs of every tenant that are `queued`, were never claimed (`attempts == 0`) and were
+    /// created before `before`, oldest first, at most `limit`. These are the only jobs that can
+    /// lack a queue message (a submit that stopped between the record and the enqueue): a job
+    /// claimed once had a message, which stays until it is acked or dead-lettered. The
+    /// reconciler (`soyl_worker::reconciler`) re-sends their messages. A scan, not a hot path.
+    async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>>;
 }

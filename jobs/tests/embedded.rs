@@ -181,6 +181,12 @@ async fn store_records_webhook_outcome() {
 }
 
 #[tokio::test]
+async fn store_lists_unclaimed_jobs_across_tenants() {
+    let (_dir, store) = job_store();
+    conformance::store_lists_unclaimed_jobs_across_tenants(&store).await;
+}
+
+#[tokio::test]
 async fn store_round_trips_a_large_result() {
     let (_dir, store) = job_store();
     conformance::store_round_trips_a_large_result(&store).await;

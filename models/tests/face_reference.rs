@@ -15,6 +15,7 @@ fn pipeline() -> FacePipeline {
     let runtime = Runtime::init(RuntimeOptions {
         device: DeviceChoice::Cpu,
         intra_threads: 0,
+        spinning: false,
     })
     .expect("ONNX Runtime (run scripts/setup-ort.sh)");
     let repo = Repository::load(&root().join("models/repository")).expect("model repository");

@@ -267,9 +267,21 @@ pub struct WorkerArgs {
     /// Seconds in-flight jobs get to finish on SIGTERM before they are released for redelivery.
     #[arg(long, env = "SOYL_STOP_TIMEOUT_S", default_value_t = 30)]
     pub stop_timeout_s: u64,
-    /// First redelivery delay after a transient failure, in milliseconds (doubles per attempt).
+    /// First retry delay after a transient failure, in milliseconds: doubles per attempt (per
+    /// delivery for redeliveries, per try for store and queue calls), jittered within the upper
+    /// half of each step.
     #[arg(long, env = "SOYL_RETRY_BASE_MS", default_value_t = 1000)]
     pub retry_base_ms: u64,
+    /// Largest retry delay, in milliseconds.
+    #[arg(long, env = "SOYL_RETRY_MAX_MS", default_value_t = 300_000)]
+    pub retry_max_ms: u64,
+    /// Seconds after which a `queued` job that no worker ever claimed is given its queue message
+    /// again (a submit cut short between the record and the enqueue); 0 turns the reconciler off.
+    #[arg(long, env = "SOYL_RECONCILE_AFTER_S", default_value_t = 900)]
+    pub reconcile_after_s: u64,
+    /// Seconds between reconciler passes.
+    #[arg(long, env = "SOYL_RECONCILE_EVERY_S", default_value_t = 60)]
+    pub reconcile_every_s: u64,
     /// Fusion weight per modality, as `face=1,voice=0.8,text=0.6` (other sources weigh 1).
     #[arg(long, env = "SOYL_FUSION_WEIGHTS", default_value = "face=1,voice=0.8,text=0.6", value_parser = parse_weights)]
     pub fusion_weights: soyl_models::fusion::Weights,

@@ -1,7 +1,9 @@
 //! Intake: a validated submission becomes stored media, a job record and a queue message, in
 //! that order, so that a message never names a job without a record, and a record never waits for
 //! media that is not there. If the enqueue fails after the record exists, the record is marked
-//! `failed` (`enqueue_failed`) so it never sits `queued` forever. Used by the HTTP handlers.
+//! `failed` (`enqueue_failed`) so it never sits `queued` forever; if even that write fails (or the
+//! process stops in between), the worker's reconciler finds the never-claimed record and sends
+//! its message. Used by the HTTP handlers.
 
 use crate::sniff;
 use bytes::Bytes;
@@ -9,7 +11,15 @@ use soyl_jobs::{
     CreateOutcome, Input, InputKind, Job, JobError, JobOptions, JobQueue, JobStore, MediaKey,
     MediaStore, Priority, QueueMessage, Tenant,
 };
+use soyl_worker::Backoff;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Retries of marking a job `enqueue_failed` (the client is waiting for its answer).
+const MARK_FAILED_RETRY: Backoff = Backoff {
+    base: Duration::from_millis(50),
+    max: Duration::from_millis(400),
+};
 
 /// One uploaded file.
 #[derive(Debug, Clone)]
@@ -122,8 +132,12 @@ impl Intake {
                 "enqueue_failed",
                 format!("the job could not be queued: {e}"),
             );
-            if let Err(mark) = self.store.fail(&job.id, None, &error).await {
-                tracing::error!(job_id = %job.id, error = %mark, "enqueue failed and the record could not be marked failed");
+            let marked = MARK_FAILED_RETRY
+                .retry("fail", || self.store.fail(&job.id, None, &error))
+                .await;
+            if let Err(mark) = marked {
+                // The reconciler (soyl_worker::reconciler) re-sends its message later.
+                tracing::error!(job_id = %job.id, error = %mark, "enqueue failed and the record could not be marked failed; left to the reconciler");
             }
             return Err(IntakeError::Enqueue(e));
         }

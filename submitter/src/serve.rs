@@ -18,7 +18,9 @@ use soyl_models::text::{TextLimits, TextOptions};
 use soyl_models::voice::AudioLimits;
 use soyl_models::{Repository, Runtime};
 use soyl_worker::webhook::{GuardPolicy, RetryPolicy, Secret, WebhookConfig};
-use soyl_worker::{PipelineConfig, Pipelines, QueueWeights, WorkerConfig, WorkerPorts};
+use soyl_worker::{
+    Backoff, PipelineConfig, Pipelines, QueueWeights, ReconcileConfig, WorkerConfig, WorkerPorts,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,7 +209,14 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
         receive_wait: Duration::from_secs(1),
         max_media_bytes: args.limits.max_upload_bytes as u64,
         stop_timeout: Duration::from_secs(w.stop_timeout_s),
-        retry_base: Duration::from_millis(w.retry_base_ms),
+        retry: Backoff {
+            base: Duration::from_millis(w.retry_base_ms),
+            max: Duration::from_millis(w.retry_max_ms.max(w.retry_base_ms)),
+        },
+        reconcile: (w.reconcile_after_s > 0).then(|| ReconcileConfig {
+            after: Duration::from_secs(w.reconcile_after_s),
+            every: Duration::from_secs(w.reconcile_every_s.max(1)),
+        }),
         fusion_weights: w.fusion_weights.clone(),
         queue_weights: QueueWeights {
             interactive: w.interactive_weight,

@@ -1,11 +1,16 @@
 //! Harness for soyl's end-to-end tests: starts a real `soyl serve` process on a free loopback
 //! port with its own data directory, and talks to it over HTTP. The binary is the one built from
 //! this checkout (`scripts/test.sh` builds it first); models and media come from `../shared`.
-//! [`moto`] runs a local AWS emulator for the AWS-backend tests.
+//! [`moto`] runs a local AWS emulator for the AWS-backend tests; [`backends`] gives a test the
+//! storage ports of either backend and [`worker`] runs in-process workers over them.
 
+pub mod backends;
+pub mod echo;
 pub mod moto;
+pub mod worker;
 
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -390,4 +395,26 @@ pub fn soyl_keys(data_dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Terminal transitions per job id ("job succeeded" / "job failed" events) in `soyl` JSON logs.
+pub fn terminal_transitions(logs: &[&Path]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for log in logs {
+        let text = std::fs::read_to_string(log).expect("server log");
+        for line in text.lines() {
+            let Ok(event) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let message = event["fields"]["message"].as_str().unwrap_or_default();
+            if message == "job succeeded" || message == "job failed" {
+                let id = event["fields"]["job_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                *counts.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
 }

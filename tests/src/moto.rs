@@ -7,6 +7,7 @@
 //! however it exits. Without `moto_server` on the `PATH` the tests skip with a printed reason,
 //! except under `CI=true`, where they fail.
 
+use crate::soyl_binary;
 use soyl_jobs::aws::{self, AwsClients, AwsPorts, AwsSettings};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -166,4 +167,40 @@ impl Fixture {
             ports,
         }
     }
+}
+
+/// Runs `soyl init --backend aws` on fresh names; returns the environment it printed, with the
+/// emulator's.
+pub fn init(moto: &Moto) -> Vec<(&'static str, String)> {
+    let mut env = moto.env();
+    env.push(("SOYL_S3_PATH_STYLE", "true".to_owned()));
+    let output = Command::new(soyl_binary())
+        .args(["init", "--backend", "aws", "--queue-name"])
+        .arg(unique_name("soyl"))
+        .arg("--bucket")
+        .arg(unique_name("soyl"))
+        .arg("--table")
+        .arg(unique_name("soyl"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("running soyl init");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "soyl init failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in stdout.lines().filter(|l| !l.starts_with('#')) {
+        let (key, value) = line.split_once('=').expect("KEY=value lines");
+        let key = match key {
+            "SOYL_BACKEND" => "SOYL_BACKEND",
+            "SOYL_QUEUE_URL" => "SOYL_QUEUE_URL",
+            "SOYL_DLQ_URL" => "SOYL_DLQ_URL",
+            "SOYL_BUCKET" => "SOYL_BUCKET",
+            "SOYL_TABLE" => "SOYL_TABLE",
+            other => panic!("soyl init printed an unknown setting {other}"),
+        };
+        env.push((key, value.to_owned()));
+    }
+    env
 }

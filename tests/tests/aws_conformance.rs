@@ -79,6 +79,7 @@ store_test!(store_scopes_reads_by_tenant);
 store_test!(store_lists_by_batch_and_status_with_paging);
 store_test!(store_round_trips_a_large_result);
 store_test!(store_records_webhook_outcome);
+store_test!(store_lists_unclaimed_jobs_across_tenants);
 
 media_test!(media_round_trip);
 media_test!(media_refuses_over_max_bytes);

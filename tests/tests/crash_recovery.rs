@@ -2,32 +2,8 @@
 //! start it again on the same data directory, and every accepted job reaches a terminal state
 //! exactly once (one terminal transition logged per job across both runs).
 
-use serde_json::Value;
-use soyl_tests::{face_photo, temp_dir, Server};
-use std::collections::HashMap;
+use soyl_tests::{face_photo, temp_dir, terminal_transitions, Server};
 use std::time::Duration;
-
-/// Terminal transitions per job id, from the servers' JSON logs.
-fn terminal_transitions(logs: &[&std::path::Path]) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for log in logs {
-        let text = std::fs::read_to_string(log).expect("server log");
-        for line in text.lines() {
-            let Ok(event) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let message = event["fields"]["message"].as_str().unwrap_or_default();
-            if message == "job succeeded" || message == "job failed" {
-                let id = event["fields"]["job_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                *counts.entry(id).or_insert(0) += 1;
-            }
-        }
-    }
-    counts
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_run_then_restart_finishes_every_job_exactly_once() {

@@ -14,6 +14,8 @@
 //! for immediate redelivery, so nothing stays `running` behind a stopped worker.
 
 use crate::analyze::Analyzer;
+use crate::backoff::Backoff;
+use crate::reconciler::{ReconcileConfig, Reconciler};
 use crate::webhook::{WebhookConfig, Webhooks};
 use crate::{Failure, Pipelines};
 use soyl_jobs::{ClaimOutcome, Delivery, Job, JobQueue, JobStore, Lease, MediaStore, Status};
@@ -98,8 +100,11 @@ pub struct WorkerConfig {
     pub max_media_bytes: u64,
     /// Time in-flight jobs get to finish after shutdown starts.
     pub stop_timeout: Duration,
-    /// First redelivery delay after a transient failure (doubles per receive, capped at 5 min).
-    pub retry_base: Duration,
+    /// Retries after transient failures: redelivery delays (step = deliveries so far), in-place
+    /// retries of store and queue calls, and receive loops whose queue keeps failing.
+    pub retry: Backoff,
+    /// Re-sending the messages of jobs that never got one (None: another process does it).
+    pub reconcile: Option<ReconcileConfig>,
     /// Per-modality fusion weights.
     pub fusion_weights: soyl_models::fusion::Weights,
     /// Webhook signing, retries and SSRF policy.
@@ -162,6 +167,15 @@ pub async fn run(
             ))
         })
         .collect();
+    let reconciler = shared.config.reconcile.map(|r| {
+        let reconciler = Reconciler::new(
+            shared.ports.store.clone(),
+            shared.ports.queue.clone(),
+            shared.ports.bulk.as_ref().map(|b| b.queue.clone()),
+            r.after,
+        );
+        tokio::spawn(reconciler.run(r.every, shutdown.clone()))
+    });
     let _ = shutdown.wait_for(|stop| *stop).await;
     tracing::info!("worker draining: receiving stopped, finishing in-flight jobs");
     let mut in_flight = JoinSet::new();
@@ -182,7 +196,7 @@ pub async fn run(
         let _ = hard_tx.send(true);
         while in_flight.join_next().await.is_some() {}
     }
-    for reaper in reapers {
+    for reaper in reapers.into_iter().chain(reconciler) {
         let _ = reaper.await;
     }
     tracing::info!("worker stopped");
@@ -197,6 +211,7 @@ async fn poll(
 ) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     let mut round: u64 = 0;
+    let mut failed_receives: u32 = 0;
     loop {
         round = round.wrapping_add(1);
         while tasks.try_join_next().is_some() {}
@@ -217,6 +232,7 @@ async fn poll(
         };
         match received {
             Ok(deliveries) => {
+                failed_receives = 0;
                 for ((queue, delivery), permit) in deliveries.into_iter().zip(permits.drain(..)) {
                     let shared = shared.clone();
                     let bulk = BulkSlot::take(&shared, &delivery);
@@ -233,9 +249,11 @@ async fn poll(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "receive failed; backing off");
+                let delay = shared.config.retry.delay(failed_receives);
+                failed_receives = failed_receives.saturating_add(1);
+                tracing::warn!(error = %e, ?delay, "receive failed; backing off");
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.wait_for(|s| *s) => break,
                 }
             }
@@ -355,11 +373,15 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
         holder: holder.clone(),
         expires_at: OffsetDateTime::now_utc() + shared.config.lease,
     };
-    let job = match ports.store.claim(&id, &lease).await {
+    let retry = shared.config.retry;
+    let job = match retry
+        .retry("claim", || ports.store.claim(&id, &lease))
+        .await
+    {
         Ok(ClaimOutcome::Claimed(job)) => job,
         Ok(ClaimOutcome::Terminal(status)) => {
             tracing::debug!(job_id = %id, status = status.as_str(), "duplicate delivery of a finished job");
-            ack(queue, &delivery).await;
+            ack(shared, queue, &delivery).await;
             if status == Status::Cancelled {
                 // The job was cancelled while queued: this message is the worker's one sight of
                 // that end.
@@ -369,18 +391,18 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
         }
         Ok(ClaimOutcome::Missing) => {
             tracing::warn!(job_id = %id, "message for a job with no record; dropping it");
-            ack(queue, &delivery).await;
+            ack(shared, queue, &delivery).await;
             return;
         }
         Ok(ClaimOutcome::Busy(until)) => {
             let wait =
                 (until - OffsetDateTime::now_utc()).unsigned_abs() + Duration::from_millis(100);
-            release(queue, &delivery, wait).await;
+            release(shared, queue, &delivery, wait).await;
             return;
         }
         Err(e) => {
             tracing::warn!(job_id = %id, error = %e, "claim failed");
-            release(queue, &delivery, backoff(shared, &delivery)).await;
+            release(shared, queue, &delivery, backoff(shared, &delivery)).await;
             return;
         }
     };
@@ -401,14 +423,18 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
         r = shared.analyzer.analyze(&job, &cancel) => r,
         _ = hard_stop.wait_for(|s| *s) => { cancel.cancel(); Err(Failure::Abandoned) }
     };
-    heartbeat.abort();
+    // The heartbeat keeps the lease through the write of the outcome (which may be retried).
+    let _heartbeat = AbortOnDrop(heartbeat);
 
     match outcome {
-        Ok(result) => match ports.store.complete(&id, &holder, &result).await {
+        Ok(result) => match retry
+            .retry("complete", || ports.store.complete(&id, &holder, &result))
+            .await
+        {
             Ok(true) => {
                 crate::telemetry::finished(&job, "succeeded", None);
                 tracing::info!(job_id = %id, "job succeeded");
-                ack(queue, &delivery).await;
+                ack(shared, queue, &delivery).await;
                 job_ended(shared, &job);
             }
             Ok(false) => {
@@ -420,11 +446,14 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
             }
         },
         Err(Failure::Permanent(error)) => {
-            match ports.store.fail(&id, Some(&holder), &error).await {
+            let failed = retry
+                .retry("fail", || ports.store.fail(&id, Some(&holder), &error))
+                .await;
+            match failed {
                 Ok(true) => {
                     crate::telemetry::finished(&job, "failed", Some(&error.code));
                     tracing::info!(job_id = %id, code = %error.code, "job failed");
-                    ack(queue, &delivery).await;
+                    ack(shared, queue, &delivery).await;
                     job_ended(shared, &job);
                 }
                 Ok(false) => {
@@ -463,13 +492,16 @@ async fn abandoned(
     job: &Job,
 ) {
     let id = delivery.message.job_id;
-    if let Ok(true) = shared.ports.store.requeue(&id, holder).await {
-        release(queue, delivery, Duration::ZERO).await;
+    let requeued = (shared.config.retry)
+        .retry("requeue", || shared.ports.store.requeue(&id, holder))
+        .await;
+    if let Ok(true) = requeued {
+        release(shared, queue, delivery, Duration::ZERO).await;
         return;
     }
     match shared.ports.store.get(&delivery.message.tenant, &id).await {
         Ok(Some(current)) if current.status.is_terminal() => {
-            ack(queue, delivery).await;
+            ack(shared, queue, delivery).await;
             if current.status == Status::Cancelled {
                 job_ended(shared, job);
             }
@@ -484,30 +516,44 @@ async fn requeue_and_release(
     delivery: &Delivery,
     holder: &str,
 ) {
-    if let Err(e) = shared
-        .ports
-        .store
-        .requeue(&delivery.message.job_id, holder)
-        .await
-    {
-        tracing::warn!(job_id = %delivery.message.job_id, error = %e, "requeue failed; the lease will lapse");
+    let id = delivery.message.job_id;
+    let requeued = (shared.config.retry)
+        .retry("requeue", || shared.ports.store.requeue(&id, holder))
+        .await;
+    if let Err(e) = requeued {
+        tracing::warn!(job_id = %id, error = %e, "requeue failed; the lease will lapse");
     }
-    release(queue, delivery, backoff(shared, delivery)).await;
+    release(shared, queue, delivery, backoff(shared, delivery)).await;
 }
 
+/// The redelivery delay after a transient failure: one backoff step per delivery so far.
 fn backoff(shared: &Shared, delivery: &Delivery) -> Duration {
-    let exp = delivery.receive_count.saturating_sub(1).min(16);
-    (shared.config.retry_base * 2u32.pow(exp)).min(Duration::from_secs(300))
+    (shared.config.retry).delay(delivery.receive_count.saturating_sub(1))
 }
 
-async fn ack(queue: &Arc<dyn JobQueue>, delivery: &Delivery) {
-    if let Err(e) = queue.ack(&delivery.receipt).await {
+/// Aborts a task when dropped (the heartbeat, whichever way the job's handling ends).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn ack(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: &Delivery) {
+    let acked = (shared.config.retry)
+        .retry("ack", || queue.ack(&delivery.receipt))
+        .await;
+    if let Err(e) = acked {
         tracing::warn!(job_id = %delivery.message.job_id, error = %e, "ack failed; the message will be redelivered and found finished");
     }
 }
 
-async fn release(queue: &Arc<dyn JobQueue>, delivery: &Delivery, delay: Duration) {
-    if let Err(e) = queue.release(&delivery.receipt, delay).await {
+async fn release(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: &Delivery, delay: Duration) {
+    let released = (shared.config.retry)
+        .retry("release", || queue.release(&delivery.receipt, delay))
+        .await;
+    if let Err(e) = released {
         tracing::warn!(job_id = %delivery.message.job_id, error = %e, "release failed; the message returns after its visibility timeout");
     }
 }

@@ -35,3 +35,11 @@ pub fn finished(job: &Job, status: &'static str, code: Option<&str>) {
 pub fn retried() {
     metrics::counter!(RETRIES).increment(1);
 }
+
+/// Counter: store or queue calls retried in place after a transient error, by call.
+pub const CALL_RETRIES: &str = "soyl_storage_call_retries_total";
+
+/// Records one in-place retry of a store or queue call.
+pub fn call_retried(call: &str) {
+    metrics::counter!(CALL_RETRIES, "call" => call.to_owned()).increment(1);
+}

@@ -3,13 +3,12 @@
 //! after exactly `max_receives` receives, and ends `failed` with `dead_lettered`, while the other
 //! jobs received alongside it succeed. Runs the real worker on the embedded backends and models.
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
+use soyl_jobs::faults::{Faults, Faulty};
 use soyl_jobs::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Error, Input, InputKind, Job, JobError, JobId,
-    JobOptions, JobQueue, JobStore, Lease, ListFilter, MediaKey, MediaStore, Page, QueueMessage,
-    Result, Status, Tenant,
+    Input, InputKind, Job, JobOptions, JobQueue, JobStore, MediaKey, MediaStore, QueueMessage,
+    Status, Tenant,
 };
 use soyl_models::runtime::RuntimeOptions;
 use soyl_models::{DeviceChoice, Repository, Runtime};
@@ -18,61 +17,6 @@ use soyl_worker::{PipelineConfig, Pipelines, WorkerConfig, WorkerPorts};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A job store whose `complete` always fails transiently for one job.
-struct RefusesToComplete {
-    inner: SqliteJobStore,
-    poisoned: JobId,
-}
-
-#[async_trait]
-impl JobStore for RefusesToComplete {
-    async fn create(&self, job: &Job) -> Result<CreateOutcome> {
-        self.inner.create(job).await
-    }
-    async fn get(&self, tenant: &Tenant, id: &JobId) -> Result<Option<Job>> {
-        self.inner.get(tenant, id).await
-    }
-    async fn claim(&self, id: &JobId, lease: &Lease) -> Result<ClaimOutcome> {
-        self.inner.claim(id, lease).await
-    }
-    async fn renew(
-        &self,
-        id: &JobId,
-        holder: &str,
-        expires_at: time::OffsetDateTime,
-    ) -> Result<bool> {
-        self.inner.renew(id, holder, expires_at).await
-    }
-    async fn requeue(&self, id: &JobId, holder: &str) -> Result<bool> {
-        self.inner.requeue(id, holder).await
-    }
-    async fn complete(&self, id: &JobId, holder: &str, result: &serde_json::Value) -> Result<bool> {
-        if *id == self.poisoned {
-            return Err(Error::Transient {
-                backend: "test",
-                operation: "complete",
-                message: "injected: the store refuses this job's result".into(),
-            });
-        }
-        self.inner.complete(id, holder, result).await
-    }
-    async fn fail(&self, id: &JobId, holder: Option<&str>, error: &JobError) -> Result<bool> {
-        self.inner.fail(id, holder, error).await
-    }
-    async fn cancel(&self, tenant: &Tenant, id: &JobId) -> Result<CancelOutcome> {
-        self.inner.cancel(tenant, id).await
-    }
-    async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page> {
-        self.inner.list(tenant, filter).await
-    }
-    async fn count_active(&self, tenant: &Tenant) -> Result<u64> {
-        self.inner.count_active(tenant).await
-    }
-    async fn record_webhook(&self, id: &JobId, outcome: &soyl_jobs::WebhookOutcome) -> Result<()> {
-        self.inner.record_webhook(id, outcome).await
-    }
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -121,10 +65,10 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
         ids.push(job.id);
     }
     let poisoned = ids[1];
-    let store: Arc<dyn JobStore> = Arc::new(RefusesToComplete {
-        inner: inner.clone(),
-        poisoned,
-    });
+    // The store keeps refusing this one job's result, as a throttled or failing backend would.
+    let faults = Arc::new(Faults::default());
+    faults.always("store.complete", Some(poisoned.to_string()));
+    let store: Arc<dyn JobStore> = Arc::new(Faulty::new(Arc::new(inner.clone()), faults));
 
     let runtime = Runtime::init(RuntimeOptions {
         device: DeviceChoice::Cpu,
@@ -151,7 +95,11 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
         receive_wait: Duration::from_millis(200),
         max_media_bytes: 1 << 24,
         stop_timeout: Duration::from_secs(5),
-        retry_base: Duration::from_millis(100),
+        retry: soyl_worker::Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        },
+        reconcile: None,
         fusion_weights: Default::default(),
         webhook: WebhookConfig::default(),
         queue_weights: Default::default(),

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant, id);
 CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (tenant, batch_id, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (tenant, status, id);
+CREATE INDEX IF NOT EXISTS jobs_by_age ON jobs (status, created_at);
 ";
 
 /// One SQLite database file in WAL mode, shared by the embedded queue and job store.

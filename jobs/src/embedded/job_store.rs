@@ -300,6 +300,26 @@ impl JobStore for SqliteJobStore {
         Ok(Page { jobs, next })
     }
 
+    async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>> {
+        let before = instant_ms(before);
+        let limit = i64::try_from(limit.min(MAX_PAGE)).unwrap_or(i64::MAX);
+        self.db
+            .call("list unclaimed jobs", move |conn| {
+                let mut select = conn.prepare_cached(
+                    "SELECT id, record FROM jobs
+                     WHERE status = 'queued' AND created_at < ?1
+                       AND json_extract(record, '$.attempts') = 0
+                     ORDER BY created_at LIMIT ?2",
+                )?;
+                let rows = select.query_map(params![before, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?;
+                rows.map(|row| row.and_then(|(id, record)| decode(&id, &record)))
+                    .collect::<rusqlite::Result<Vec<Job>>>()
+            })
+            .await
+    }
+
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
         let outcome = outcome.clone();
         let found = self

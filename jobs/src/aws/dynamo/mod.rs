@@ -17,6 +17,7 @@
 
 pub(crate) mod item;
 mod list;
+mod unclaimed;
 
 use super::bucket::Bucket;
 use super::sdk_error;
@@ -417,6 +418,10 @@ impl JobStore for DynamoJobStore {
             }
         }
         Ok(total)
+    }
+
+    async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>> {
+        unclaimed::unclaimed_before(self, before, limit).await
     }
 
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
