@@ -425,6 +425,10 @@ pub struct BenchArgs {
     /// Measure a running server at this URL instead of starting `soyl serve` (no ablation then).
     #[arg(long, env = "SOYL_BENCH_URL")]
     pub url: Option<String>,
+    /// API key for the server at `--url` (sent as `Authorization: Bearer`); the servers the
+    /// benchmark starts itself run with `--auth disabled` on loopback.
+    #[arg(long, env = "SOYL_API_KEY")]
+    pub api_key: Option<String>,
     /// Seconds of load per end-to-end point (per workload and concurrency).
     #[arg(long, env = "SOYL_BENCH_DURATION_S", default_value_t = 3.0)]
     pub duration_s: f64,

@@ -61,6 +61,7 @@ pub struct Target {
 struct Tally {
     latencies: Vec<f64>,
     failed: usize,
+    first_error: Option<String>,
     batch_sums: BTreeMap<String, (f64, usize)>,
 }
 
@@ -92,6 +93,7 @@ pub async fn run_point(
                     Err(e) => {
                         tracing::debug!(error = %e, "bench job failed");
                         tally.failed += 1;
+                        tally.first_error.get_or_insert_with(|| format!("{e:#}"));
                         // A refusal (429/503) answers at once; do not spin on it.
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
@@ -106,11 +108,18 @@ pub async fn run_point(
     for tally in tallies.into_iter().flatten() {
         all.latencies.extend(tally.latencies);
         all.failed += tally.failed;
+        all.first_error = all.first_error.or(tally.first_error);
         for (model, (sum, n)) in tally.batch_sums {
             let entry = all.batch_sums.entry(model).or_default();
             entry.0 += sum;
             entry.1 += n;
         }
+    }
+    if let Some(error) = &all.first_error {
+        eprintln!(
+            "bench: {} {} x{concurrency}: {} jobs failed, the first: {error}",
+            target.label, workload.name, all.failed
+        );
     }
     all.latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| percentile(&all.latencies, p);

@@ -64,7 +64,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .context("ceiling task")??
     };
 
-    let http = reqwest::Client::builder().build()?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = &args.api_key {
+        let value = format!("Bearer {key}")
+            .parse()
+            .context("--api-key is not a header value")?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let mut points = Vec::new();
     let mut servers = Vec::new();
     let mut device = format!("{:?}", args.device).to_lowercase();

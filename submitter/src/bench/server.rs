@@ -50,7 +50,15 @@ pub async fn start_soyl(models: &Path, device: &str, extra: &[String]) -> anyhow
     let exe = std::env::current_exe().context("finding the soyl executable")?;
     let spawned = Instant::now();
     let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        // Loopback and a temporary data directory: nobody else can reach it, so no API keys.
+        .args([
+            "serve",
+            "--auth",
+            "disabled",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path().join("data"))
         .arg("--models")
         .arg(models)
