@@ -146,6 +146,8 @@ impl Fixture {
         let settings = AwsSettings {
             queue_url: urls.queue_url,
             dlq_url: Some(urls.dlq_url),
+            bulk_queue_url: None,
+            bulk_dlq_url: None,
             bucket: unique_name("soyl-media"),
             media_prefix: "media/".to_owned(),
             results_prefix: "results/".to_owned(),
