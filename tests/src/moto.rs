@@ -169,3 +169,57 @@ impl Fixture {
         }
     }
 }
+
+/// The settings `soyl init --backend aws` prints, as the environment variables they are.
+const INIT_SETTINGS: &[&str] = &[
+    "SOYL_BACKEND",
+    "SOYL_QUEUE_URL",
+    "SOYL_DLQ_URL",
+    "SOYL_BULK_QUEUE_URL",
+    "SOYL_BULK_DLQ_URL",
+    "SOYL_BUCKET",
+    "SOYL_TABLE",
+];
+
+/// Runs `soyl init --backend aws` on fresh names; returns the environment it printed, with the
+/// emulator's (and path-style S3 addressing).
+pub fn soyl_init(moto: &Moto) -> Vec<(&'static str, String)> {
+    let mut env = moto.env();
+    env.push(("SOYL_S3_PATH_STYLE", "true".to_owned()));
+    let name = unique_name("soyl");
+    let output = Command::new(crate::soyl_binary())
+        .args([
+            "init",
+            "--backend",
+            "aws",
+            "--queue-name",
+            &name,
+            "--bulk-queue-name",
+        ])
+        .arg(format!("{name}-bulk"))
+        .args(["--bucket", &name, "--table", &name])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("running soyl init");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "soyl init failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in stdout.lines().filter(|l| !l.starts_with('#')) {
+        let (key, value) = line.split_once('=').expect("KEY=value lines");
+        let key = INIT_SETTINGS
+            .iter()
+            .find(|known| **known == key)
+            .unwrap_or_else(|| panic!("soyl init printed an unknown setting {key}"));
+        env.push((key, value.to_owned()));
+    }
+    for setting in INIT_SETTINGS {
+        assert!(
+            env.iter().any(|(k, _)| k == setting),
+            "soyl init did not print {setting}"
+        );
+    }
+    env
+}

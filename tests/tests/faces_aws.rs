@@ -3,45 +3,8 @@
 //! `soyl serve --backend aws` runs the API and a worker on them; and the same split across a
 //! `soyl api` and a `soyl worker` process, as the fleet runs.
 
-use soyl_tests::moto::{self, unique_name, Moto};
-use soyl_tests::{assert_labelled_photos, soyl_binary, temp_dir, Server};
-use std::process::Command;
-
-/// Runs `soyl init --backend aws` on fresh names; returns the environment it printed, with the
-/// emulator's.
-fn init(moto: &Moto) -> Vec<(&'static str, String)> {
-    let mut env = moto.env();
-    env.push(("SOYL_S3_PATH_STYLE", "true".to_owned()));
-    let output = Command::new(soyl_binary())
-        .args(["init", "--backend", "aws", "--queue-name"])
-        .arg(unique_name("faces"))
-        .arg("--bucket")
-        .arg(unique_name("faces"))
-        .arg("--table")
-        .arg(unique_name("faces"))
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("running soyl init");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "soyl init failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for line in stdout.lines().filter(|l| !l.starts_with('#')) {
-        let (key, value) = line.split_once('=').expect("KEY=value lines");
-        let key = match key {
-            "SOYL_BACKEND" => "SOYL_BACKEND",
-            "SOYL_QUEUE_URL" => "SOYL_QUEUE_URL",
-            "SOYL_DLQ_URL" => "SOYL_DLQ_URL",
-            "SOYL_BUCKET" => "SOYL_BUCKET",
-            "SOYL_TABLE" => "SOYL_TABLE",
-            other => panic!("soyl init printed an unknown setting {other}"),
-        };
-        env.push((key, value.to_owned()));
-    }
-    env
-}
+use soyl_tests::moto::{self, soyl_init as init};
+use soyl_tests::{assert_labelled_photos, temp_dir, Server};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_labelled_photo_gives_one_face_with_its_label_on_aws() {

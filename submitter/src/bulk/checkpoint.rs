@@ -5,44 +5,69 @@
 //! Why: a job is recorded before its message is sent, so a run interrupted between the two leaves
 //! `queued` jobs that no message names, and a later run must send those again. Without a note it
 //! cannot tell them from the (many) jobs whose message is waiting in the queue, and re-sends
-//! every never-attempted job. A run that went through the whole listing has sent (or re-sent)
-//! the message of every job it listed, so every job created before it ended needs no re-send:
-//! the checkpoint holds that instant, less [`CLOCK_MARGIN`] for clocks of other machines.
+//! every never-attempted job. So each run takes a generation number when it starts and stamps it
+//! on the jobs it creates (`metadata.bulk_generation`); a run that went through the whole listing
+//! has sent (or re-sent) the message of every job it listed, so when it ends, every job of its
+//! generation or an earlier one needs no re-send: the checkpoint records that generation. No
+//! clock is involved, so runs on machines with skewed clocks cannot fool it.
 
 use super::BulkError;
 use serde::{Deserialize, Serialize};
 use soyl_jobs::{MediaKey, MediaStore, Tenant};
-use time::OffsetDateTime;
-
-/// Slack for the clocks of other machines that created jobs of the batch.
-const CLOCK_MARGIN: time::Duration = time::Duration::seconds(60);
 
 /// Largest checkpoint read.
 const MAX_BYTES: u64 = 64 * 1024;
 
-/// What a complete enqueue run leaves behind.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The batch's run generations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// Every job of the batch created before this instant has had its message sent.
-    #[serde(with = "time::serde::rfc3339")]
-    pub sent_before: OffsetDateTime,
-    /// When the run ended.
-    #[serde(with = "time::serde::rfc3339")]
-    pub completed_at: OffsetDateTime,
-    /// Objects the run listed (after filters).
-    pub listed: u64,
+    /// The generation the next run takes.
+    pub next_generation: u64,
+    /// Every job stamped with this generation or an earlier one has had its message sent
+    /// (None: no run has gone through the whole listing yet).
+    pub sent_through: Option<u64>,
 }
 
 impl Checkpoint {
-    /// The checkpoint of a run that ends now, having listed `listed` objects.
-    pub fn now(listed: u64) -> Checkpoint {
-        let now = OffsetDateTime::now_utc();
-        Checkpoint {
-            sent_before: now - CLOCK_MARGIN,
-            completed_at: now,
-            listed,
+    /// Whether a job stamped `generation` (None: stamped by no run, e.g. by an older soyl) may
+    /// never have been sent.
+    pub fn maybe_unsent(&self, generation: Option<u64>) -> bool {
+        match (generation, self.sent_through) {
+            (Some(generation), Some(through)) => generation > through,
+            _ => true,
         }
     }
+}
+
+/// Takes the next generation of the batch for a run that starts now. (Two runs of one batch
+/// starting at the same instant may take the same generation; that only costs re-sends.)
+pub async fn begin(
+    media: &dyn MediaStore,
+    tenant: &Tenant,
+    batch_id: &str,
+) -> Result<(u64, Checkpoint), BulkError> {
+    let mut checkpoint = read(media, tenant, batch_id).await?.unwrap_or_default();
+    let generation = checkpoint.next_generation;
+    checkpoint.next_generation = generation + 1;
+    write(media, tenant, batch_id, &checkpoint).await?;
+    Ok((generation, checkpoint))
+}
+
+/// Records that the run of `generation` went through the whole listing.
+pub async fn complete(
+    media: &dyn MediaStore,
+    tenant: &Tenant,
+    batch_id: &str,
+    generation: u64,
+) -> Result<(), BulkError> {
+    let mut checkpoint = read(media, tenant, batch_id).await?.unwrap_or_default();
+    checkpoint.next_generation = checkpoint.next_generation.max(generation + 1);
+    checkpoint.sent_through = Some(
+        checkpoint
+            .sent_through
+            .map_or(generation, |g| g.max(generation)),
+    );
+    write(media, tenant, batch_id, &checkpoint).await
 }
 
 fn key(tenant: &Tenant, batch_id: &str) -> Result<MediaKey, BulkError> {
@@ -51,8 +76,8 @@ fn key(tenant: &Tenant, batch_id: &str) -> Result<MediaKey, BulkError> {
     ))?)
 }
 
-/// The batch's checkpoint, if a run ever completed.
-pub async fn read(
+/// The batch's checkpoint, if a run ever started.
+async fn read(
     media: &dyn MediaStore,
     tenant: &Tenant,
     batch_id: &str,
@@ -67,7 +92,7 @@ pub async fn read(
 }
 
 /// Stores the batch's checkpoint (replacing the previous one).
-pub async fn write(
+async fn write(
     media: &dyn MediaStore,
     tenant: &Tenant,
     batch_id: &str,

@@ -1,10 +1,11 @@
 //! The enqueue loop of a batch: list, filter, fetch, store, record, queue, a few objects at a
 //! time. Each object's identity is sha256(key, content hash or the source's version tag, model
 //! versions); its job's idempotency key is `bulk:{batch}:{identity}`, so the job store's
-//! idempotent create makes a re-run add nothing. A job found `queued`, never attempted, and
-//! created after the batch's [`checkpoint`](super::checkpoint) may have been recorded just before
-//! an interrupt and never sent: it is sent again (a duplicate message of a job already claimed or
-//! finished is dropped by the worker). A run that lists the whole source leaves a new checkpoint.
+//! idempotent create makes a re-run add nothing. A job found `queued`, never attempted, and of a
+//! run generation after the batch's [`checkpoint`](super::checkpoint) may have been recorded just
+//! before an interrupt and never sent: it is sent again (a duplicate message of a job already
+//! claimed or finished is dropped by the worker). A run that lists the whole source moves the
+//! checkpoint to its own generation.
 
 use super::checkpoint::{self, Checkpoint};
 use super::{sha256_hex, BatchSpec, BulkError, Source, SourceObject};
@@ -17,7 +18,9 @@ use soyl_jobs::{
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use time::OffsetDateTime;
+
+/// The job metadata field with the generation of the run that created the job.
+const GENERATION: &str = "bulk_generation";
 
 /// Objects fetched and recorded at once.
 const CONCURRENCY: usize = 8;
@@ -76,15 +79,14 @@ pub async fn enqueue_batch(
         None => DoneSet::default(),
     };
     let media = intake.media().as_ref();
-    let sent_before = checkpoint::read(media, &spec.tenant, &spec.batch_id)
-        .await?
-        .map(|c| c.sent_before);
+    let (generation, checkpoint) = checkpoint::begin(media, &spec.tenant, &spec.batch_id).await?;
     let run = Run {
         intake,
         source: source.as_ref(),
         spec,
         done_elsewhere: &done_elsewhere,
-        sent_before,
+        generation,
+        checkpoint,
         counters,
     };
     let max = spec.filters.max_items.unwrap_or(u64::MAX);
@@ -103,14 +105,7 @@ pub async fn enqueue_batch(
     }
     // Only a run over the whole listing vouches for every job of the batch (see the checkpoint).
     if spec.filters.max_items.is_none() {
-        let listed = Counters::get(&counters.listed);
-        checkpoint::write(
-            media,
-            &spec.tenant,
-            &spec.batch_id,
-            &Checkpoint::now(listed),
-        )
-        .await?;
+        checkpoint::complete(media, &spec.tenant, &spec.batch_id, generation).await?;
     }
     Ok(())
 }
@@ -121,7 +116,10 @@ struct Run<'a> {
     source: &'a dyn Source,
     spec: &'a BatchSpec,
     done_elsewhere: &'a DoneSet,
-    sent_before: Option<OffsetDateTime>,
+    /// This run's generation, stamped on the jobs it creates.
+    generation: u64,
+    /// The checkpoint as this run found it.
+    checkpoint: Checkpoint,
     counters: &'a Counters,
 }
 
@@ -170,9 +168,10 @@ impl Run<'_> {
             }
             CreateOutcome::Existing(existing) => {
                 counters.existing.fetch_add(1, Ordering::Relaxed);
+                let generation = existing.options.metadata[GENERATION].as_u64();
                 let maybe_unsent = existing.status == Status::Queued
                     && existing.attempts == 0
-                    && self.sent_before.is_none_or(|t| existing.created_at >= t);
+                    && self.checkpoint.maybe_unsent(generation);
                 if maybe_unsent {
                     self.intake.enqueue(&existing).await?;
                     counters.resent.fetch_add(1, Ordering::Relaxed);
@@ -196,7 +195,7 @@ impl Run<'_> {
             fuse: spec.fuse,
             priority: Priority::Bulk,
             batch_id: Some(spec.batch_id.clone()),
-            metadata: serde_json::json!({ "source_key": object.key }),
+            metadata: serde_json::json!({ "source_key": object.key, GENERATION: self.generation }),
             ..JobOptions::default()
         };
         let mut job = Job::new(spec.tenant.clone(), Vec::new(), options);
