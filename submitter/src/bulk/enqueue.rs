@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// The job metadata field with the generation of the run that created the job.
 const GENERATION: &str = "bulk_generation";
 
+/// Tries per object when storage fails transiently, and the first wait (doubling).
+const ATTEMPTS: u32 = 5;
+const RETRY_BASE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Objects fetched and recorded at once.
 const CONCURRENCY: usize = 8;
 
@@ -124,22 +128,33 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Enqueues one listed object; unreadable objects are counted and skipped, a failing store
-    /// ends the run.
+    /// Enqueues one listed object, retrying transient storage failures (throttling, 5xx) with
+    /// backoff; unreadable objects are counted and skipped, a store that keeps failing ends the
+    /// run. Retrying is safe: the create is idempotent and a job of this run's generation that
+    /// may be unsent is sent again.
     async fn one(&self, item: Result<SourceObject, BulkError>) -> Result<(), BulkError> {
         let object = item?;
         self.counters.listed.fetch_add(1, Ordering::Relaxed);
-        match self.enqueue(&object).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                tracing::warn!(key = object.key, error = %e, "object not enqueued");
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                match e {
-                    BulkError::Io { .. } | BulkError::Intake(_) => Ok(()),
-                    BulkError::Store(ref inner) if is_object_error(inner) => Ok(()),
-                    other => Err(other),
+        let mut delay = RETRY_BASE;
+        let mut attempt = 1;
+        let failure = loop {
+            match self.enqueue(&object).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                    tracing::debug!(key = object.key, attempt, error = %e, "retrying an object");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
                 }
+                Err(e) => break e,
             }
+        };
+        tracing::warn!(key = object.key, error = %failure, "object not enqueued");
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        match failure {
+            BulkError::Io { .. } | BulkError::Intake(_) => Ok(()),
+            BulkError::Store(ref inner) if is_object_error(inner) => Ok(()),
+            other => Err(other),
         }
     }
 

@@ -65,6 +65,16 @@ pub enum BulkError {
 }
 
 impl BulkError {
+    /// Whether the same operation may succeed later (storage throttled or briefly unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BulkError::Store(e) | BulkError::Intake(crate::intake::IntakeError::Store(e)) => {
+                e.is_transient()
+            }
+            _ => false,
+        }
+    }
+
     fn io(path: &Path, what: &'static str, source: std::io::Error) -> Self {
         BulkError::Io {
             what,
