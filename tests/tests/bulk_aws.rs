@@ -119,7 +119,7 @@ async fn an_s3_prefix_is_reprocessed_once_on_the_bulk_queue_and_a_rerun_enqueues
     assert!(
         lines
             .iter()
-            .all(|l| l.contains(&format!("\"source_key\":\"2024/"))),
+            .all(|l| l.contains("\"source_key\":\"2024/")),
         "export lines name their S3 keys"
     );
 

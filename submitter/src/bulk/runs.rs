@@ -36,10 +36,13 @@ impl Run {
     }
 }
 
+/// A batch of a tenant.
+type BatchKey = (Tenant, String);
+
 /// The runs of this process. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Runs {
-    runs: Arc<Mutex<HashMap<(Tenant, String), Arc<Run>>>>,
+    runs: Arc<Mutex<HashMap<BatchKey, Arc<Run>>>>,
 }
 
 impl Runs {
