@@ -146,22 +146,15 @@ pub async fn init(args: &InitArgs) -> anyhow::Result<()> {
     let sdk = aws::load_sdk_config().await;
     let clients = AwsClients::new(&sdk, args.s3_path_style);
     let visibility = Duration::from_secs(args.visibility_timeout_s);
-    let urls = aws::init::create_queues(
-        &clients.sqs,
-        &args.queue_name,
-        args.max_receives,
-        visibility,
-    )
-    .await
-    .context("creating the queues")?;
-    let bulk = aws::init::create_queues(
-        &clients.sqs,
-        &args.bulk_queue_name,
-        args.max_receives,
-        visibility,
-    )
-    .await
-    .context("creating the bulk queues")?;
+    // The job queue and the bulk queue, each with its dead-letter queue and redrive policy.
+    let create_queues =
+        |name| aws::init::create_queues(&clients.sqs, name, args.max_receives, visibility);
+    let urls = create_queues(&args.queue_name)
+        .await
+        .context("creating the queues")?;
+    let bulk = create_queues(&args.bulk_queue_name)
+        .await
+        .context("creating the bulk queues")?;
     aws::init::create_bucket(&clients.s3, &args.bucket)
         .await
         .context("creating the bucket")?;

@@ -117,9 +117,7 @@ async fn an_s3_prefix_is_reprocessed_once_on_the_bulk_queue_and_a_rerun_enqueues
     let lines: Vec<&str> = export.lines().collect();
     assert_eq!(lines.len(), n, "one export line per object");
     assert!(
-        lines
-            .iter()
-            .all(|l| l.contains("\"source_key\":\"2024/")),
+        lines.iter().all(|l| l.contains("\"source_key\":\"2024/")),
         "export lines name their S3 keys"
     );
 
