@@ -28,6 +28,12 @@ fn items() -> usize {
 
 /// Runs `soyl reprocess SOURCE` on `data`; returns (batch id, new jobs enqueued).
 fn reprocess(source: &Path, data: &Path, extra: &[&str]) -> (String, u64) {
+    let (batch, enqueued, _) = reprocess_counting(source, data, extra);
+    (batch, enqueued)
+}
+
+/// Like [`reprocess`], also returning how many existing jobs were sent again.
+fn reprocess_counting(source: &Path, data: &Path, extra: &[&str]) -> (String, u64, u64) {
     let out = Command::new(soyl_binary())
         .current_dir(repo_root())
         .arg("reprocess")
@@ -55,8 +61,13 @@ fn reprocess(source: &Path, data: &Path, extra: &[&str]) -> (String, u64) {
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .expect("summary line");
+    let resent = stdout
+        .split_once(" re-sent)")
+        .and_then(|(before, _)| before.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .expect("re-sent count");
     println!("{}", stdout.trim());
-    (batch, enqueued)
+    (batch, enqueued, resent)
 }
 
 /// `soyl export` lines of a batch.
@@ -168,11 +179,17 @@ fn an_interrupted_run_resumes_without_duplicates() {
     let before = export(&data, "resume-me", "jsonl").len();
     println!("interrupted with {first} jobs seen, {before} recorded");
     assert!(before < n, "the run was interrupted before the end");
-    let (_, enqueued) = reprocess(&source, &data, &["--batch", "resume-me"]);
+    let (_, enqueued, resent) = reprocess_counting(&source, &data, &["--batch", "resume-me"]);
     assert_eq!(
         enqueued as usize,
         n - before,
         "the re-run adds exactly the missing jobs"
+    );
+    // The interrupted run recorded its progress every 256 objects (8 at a time in flight): only
+    // the jobs past its last record are sent again, not every queued one.
+    assert!(
+        resent <= 256 + 8,
+        "{resent} of {before} recorded jobs re-sent"
     );
     assert_eq!(
         export(&data, "resume-me", "jsonl").len(),

@@ -10,6 +10,11 @@
 //! has sent (or re-sent) the message of every job it listed, so when it ends, every job of its
 //! generation or an earlier one needs no re-send: the checkpoint records that generation. No
 //! clock is involved, so runs on machines with skewed clocks cannot fool it.
+//!
+//! Within a run, each job also gets a sequence number (`metadata.bulk_seq`), and every few hundred
+//! objects the run records its [`Progress`]: the number below which every job of its generation
+//! has been sent. After an interrupt, the next run re-sends only the jobs past that mark (a few
+//! hundred at most), not every never-attempted job of the interrupted run.
 
 use super::BulkError;
 use serde::{Deserialize, Serialize};
@@ -26,16 +31,38 @@ pub struct Checkpoint {
     /// Every job stamped with this generation or an earlier one has had its message sent
     /// (None: no run has gone through the whole listing yet).
     pub sent_through: Option<u64>,
+    /// How far the latest run that has not completed got.
+    #[serde(default)]
+    pub progress: Option<Progress>,
+}
+
+/// How far a run got: every job it created with a sequence number below `sent_below` has had its
+/// message sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The run's generation.
+    pub generation: u64,
+    /// Jobs of that generation numbered below this were sent.
+    pub sent_below: u64,
 }
 
 impl Checkpoint {
-    /// Whether a job stamped `generation` (None: stamped by no run, e.g. by an older soyl) may
-    /// never have been sent.
-    pub fn maybe_unsent(&self, generation: Option<u64>) -> bool {
-        match (generation, self.sent_through) {
-            (Some(generation), Some(through)) => generation > through,
-            _ => true,
+    /// Whether a job stamped `generation` and `seq` (None: not stamped, e.g. by an older soyl)
+    /// may never have been sent.
+    pub fn maybe_unsent(&self, generation: Option<u64>, seq: Option<u64>) -> bool {
+        let Some(generation) = generation else {
+            return true;
+        };
+        if self
+            .sent_through
+            .is_some_and(|through| generation <= through)
+        {
+            return false;
         }
+        let sent = self.progress.is_some_and(|p| {
+            p.generation == generation && seq.is_some_and(|seq| seq < p.sent_below)
+        });
+        !sent
     }
 }
 
@@ -53,6 +80,21 @@ pub async fn begin(
     Ok((generation, checkpoint))
 }
 
+/// Records how far the run that began with `started` (the checkpoint [`begin`] returned) got.
+pub async fn record_progress(
+    media: &dyn MediaStore,
+    tenant: &Tenant,
+    batch_id: &str,
+    started: &Checkpoint,
+    progress: Progress,
+) -> Result<(), BulkError> {
+    let checkpoint = Checkpoint {
+        progress: Some(progress),
+        ..*started
+    };
+    write(media, tenant, batch_id, &checkpoint).await
+}
+
 /// Records that the run of `generation` went through the whole listing.
 pub async fn complete(
     media: &dyn MediaStore,
@@ -67,6 +109,7 @@ pub async fn complete(
             .sent_through
             .map_or(generation, |g| g.max(generation)),
     );
+    checkpoint.progress = None;
     write(media, tenant, batch_id, &checkpoint).await
 }
 

@@ -7,7 +7,7 @@
 //! claimed or finished is dropped by the worker). A run that lists the whole source moves the
 //! checkpoint to its own generation.
 
-use super::checkpoint::{self, Checkpoint};
+use super::checkpoint::{self, Checkpoint, Progress};
 use super::{sha256_hex, BatchSpec, BulkError, Source, SourceObject};
 use crate::intake::Intake;
 use futures::StreamExt;
@@ -15,12 +15,17 @@ use serde::Serialize;
 use soyl_jobs::{
     CreateOutcome, Input, InputKind, Job, JobOptions, ListFilter, MediaKey, Priority, Status,
 };
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-/// The job metadata field with the generation of the run that created the job.
+/// The job metadata fields with the generation of the run that created the job, and the job's
+/// sequence number in that run.
 const GENERATION: &str = "bulk_generation";
+const SEQ: &str = "bulk_seq";
+
+/// Objects between two records of a run's progress in the checkpoint (each a media store put).
+const PROGRESS_EVERY: u64 = 256;
 
 /// Tries per object when storage fails transiently, and the first wait (doubling).
 const ATTEMPTS: u32 = 5;
@@ -92,6 +97,7 @@ pub async fn enqueue_batch(
         generation,
         checkpoint,
         counters,
+        sequence: Mutex::default(),
     };
     let max = spec.filters.max_items.unwrap_or(u64::MAX);
     let admitted = source
@@ -122,9 +128,29 @@ struct Run<'a> {
     done_elsewhere: &'a DoneSet,
     /// This run's generation, stamped on the jobs it creates.
     generation: u64,
-    /// The checkpoint as this run found it.
+    /// The checkpoint as this run found it (with this run's generation taken).
     checkpoint: Checkpoint,
     counters: &'a Counters,
+    /// Sequence numbers handed out and not yet done with.
+    sequence: Mutex<Sequence>,
+}
+
+/// The sequence numbers of one run's objects.
+#[derive(Debug, Default)]
+struct Sequence {
+    /// The next number.
+    next: u64,
+    /// Numbers whose object may still have a recorded job without a sent message.
+    open: BTreeSet<u64>,
+    /// Objects done since progress was last recorded.
+    since_record: u64,
+}
+
+impl Sequence {
+    /// Every number below this is done with.
+    fn sent_below(&self) -> u64 {
+        self.open.first().copied().unwrap_or(self.next)
+    }
 }
 
 impl Run<'_> {
@@ -135,10 +161,20 @@ impl Run<'_> {
     async fn one(&self, item: Result<SourceObject, BulkError>) -> Result<(), BulkError> {
         let object = item?;
         self.counters.listed.fetch_add(1, Ordering::Relaxed);
+        let seq = self.open_seq();
+        let outcome = self.with_retries(&object, seq).await;
+        // Done with: sent, or no queued job left behind (nothing recorded, or marked failed).
+        if outcome.is_ok() {
+            self.close_seq(seq).await?;
+        }
+        outcome
+    }
+
+    async fn with_retries(&self, object: &SourceObject, seq: u64) -> Result<(), BulkError> {
         let mut delay = RETRY_BASE;
         let mut attempt = 1;
         let failure = loop {
-            match self.enqueue(&object).await {
+            match self.enqueue(object, seq).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                     tracing::debug!(key = object.key, attempt, error = %e, "retrying an object");
@@ -158,7 +194,50 @@ impl Run<'_> {
         }
     }
 
-    async fn enqueue(&self, object: &SourceObject) -> Result<(), BulkError> {
+    fn lock_sequence(&self) -> std::sync::MutexGuard<'_, Sequence> {
+        self.sequence.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open_seq(&self) -> u64 {
+        let mut sequence = self.lock_sequence();
+        let seq = sequence.next;
+        sequence.next += 1;
+        sequence.open.insert(seq);
+        seq
+    }
+
+    /// Marks `seq` done with, and every [`PROGRESS_EVERY`] objects records the run's progress.
+    async fn close_seq(&self, seq: u64) -> Result<(), BulkError> {
+        let progress = {
+            let mut sequence = self.lock_sequence();
+            sequence.open.remove(&seq);
+            sequence.since_record += 1;
+            (sequence.since_record >= PROGRESS_EVERY).then(|| {
+                sequence.since_record = 0;
+                Progress {
+                    generation: self.generation,
+                    sent_below: sequence.sent_below(),
+                }
+            })
+        };
+        match progress {
+            Some(progress) => {
+                let spec = self.spec;
+                let media = self.intake.media().as_ref();
+                checkpoint::record_progress(
+                    media,
+                    &spec.tenant,
+                    &spec.batch_id,
+                    &self.checkpoint,
+                    progress,
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn enqueue(&self, object: &SourceObject, seq: u64) -> Result<(), BulkError> {
         let (identity, bytes) = match &object.etag {
             Some(tag) => (self.identity(object, Content::Tag(tag)), None),
             None => {
@@ -174,7 +253,7 @@ impl Run<'_> {
             Some(bytes) => bytes,
             None => self.source.fetch(&object.key).await?,
         };
-        let job = self.job(object, &identity, bytes).await?;
+        let job = self.job(object, &identity, seq, bytes).await?;
         let counters = self.counters;
         match self.intake.store().create(&job).await? {
             CreateOutcome::Created => {
@@ -183,10 +262,12 @@ impl Run<'_> {
             }
             CreateOutcome::Existing(existing) => {
                 counters.existing.fetch_add(1, Ordering::Relaxed);
-                let generation = existing.options.metadata[GENERATION].as_u64();
+                let stamp = &existing.options.metadata;
                 let maybe_unsent = existing.status == Status::Queued
                     && existing.attempts == 0
-                    && self.checkpoint.maybe_unsent(generation);
+                    && self
+                        .checkpoint
+                        .maybe_unsent(stamp[GENERATION].as_u64(), stamp[SEQ].as_u64());
                 if maybe_unsent {
                     self.intake.enqueue(&existing).await?;
                     counters.resent.fetch_add(1, Ordering::Relaxed);
@@ -202,6 +283,7 @@ impl Run<'_> {
         &self,
         object: &SourceObject,
         identity: &str,
+        seq: u64,
         bytes: bytes::Bytes,
     ) -> Result<Job, BulkError> {
         let spec = self.spec;
@@ -210,7 +292,11 @@ impl Run<'_> {
             fuse: spec.fuse,
             priority: Priority::Bulk,
             batch_id: Some(spec.batch_id.clone()),
-            metadata: serde_json::json!({ "source_key": object.key, GENERATION: self.generation }),
+            metadata: serde_json::json!({
+                "source_key": object.key,
+                GENERATION: self.generation,
+                SEQ: seq,
+            }),
             ..JobOptions::default()
         };
         let mut job = Job::new(spec.tenant.clone(), Vec::new(), options);
