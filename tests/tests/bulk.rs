@@ -186,9 +186,10 @@ fn an_interrupted_run_resumes_without_duplicates() {
         "the re-run adds exactly the missing jobs"
     );
     // The interrupted run recorded its progress every 256 objects (8 at a time in flight): only
-    // the jobs past its last record are sent again, not every queued one.
+    // the jobs past its last durable record are sent again, not every queued one. The kill may
+    // land while a record is being written, so up to two intervals (and those in flight) remain.
     assert!(
-        resent <= 256 + 8,
+        resent <= 2 * 256 + 8,
         "{resent} of {before} recorded jobs re-sent"
     );
     assert_eq!(
