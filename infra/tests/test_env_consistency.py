@@ -172,3 +172,19 @@ def test_table_matches_the_dynamodb_job_store(template):
 @pytest.mark.parametrize("var", ["SOYL_QUEUE_URL", "SOYL_BUCKET", "SOYL_TABLE", "SOYL_DLQ_URL", "SOYL_BACKEND"])
 def test_names_the_template_relies_on_exist_in_the_binary(var):
     assert var in binary_env_names()
+
+
+def test_bulk_queue_settings_name_the_bulk_queue_and_its_own_dead_letter_queue(template):
+    """SOYL_BULK_QUEUE_URL (read by soyl as --bulk-queue-url) is the BulkQueue wherever it is set,
+    every API function sets it (so `priority: bulk` jobs never land on the interactive queue),
+    and a SOYL_BULK_DLQ_URL, where set, is the bulk queue's own dead-letter queue."""
+    assert {"SOYL_BULK_QUEUE_URL", "SOYL_BULK_DLQ_URL"} <= binary_env_names()
+    res = template["Resources"]
+    bulk_dlq = res["BulkQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    for name, kind, env in processes(template):
+        if kind == "api":
+            assert "SOYL_BULK_QUEUE_URL" in env, f"{name} sends bulk jobs to its job queue"
+        if "SOYL_BULK_QUEUE_URL" in env:
+            assert env["SOYL_BULK_QUEUE_URL"] == {"Ref": "BulkQueue"}, name
+        if "SOYL_BULK_DLQ_URL" in env:
+            assert env["SOYL_BULK_DLQ_URL"] == {"Ref": bulk_dlq}, name

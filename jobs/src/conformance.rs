@@ -19,9 +19,9 @@
 //! a late worker from overwriting a result.
 
 use crate::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId, JobQueue,
-    JobStore, Lease, ListFilter, MediaKey, MediaStore, Priority, QueueMessage, Result, Status,
-    Tenant, WebhookOutcome,
+    BatchCounts, CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId,
+    JobQueue, JobStore, Lease, ListFilter, MediaKey, MediaStore, Priority, QueueMessage, Result,
+    Status, Tenant, WebhookOutcome,
 };
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -1107,6 +1107,39 @@ pub async fn store_lists_by_batch_and_status_with_paging(store: &dyn JobStore) {
     assert!(
         page.next.is_none(),
         "conformance: a partial page has no next cursor"
+    );
+
+    // Batch counts: by status, first job, scoped by tenant.
+    let counts = ok("batch_counts", store.batch_counts(tenant, "batch-1").await);
+    assert_eq!(
+        (
+            counts.queued,
+            counts.running,
+            counts.succeeded,
+            counts.total()
+        ),
+        (3, 0, 2, 5),
+        "conformance: batch-1 counts by status"
+    );
+    assert_eq!(
+        counts.first,
+        batch_one.iter().map(|j| j.id).min(),
+        "conformance: the batch's first job"
+    );
+    let unknown = ok("batch_counts", store.batch_counts(tenant, "batch-9").await);
+    assert_eq!(
+        unknown,
+        BatchCounts::default(),
+        "conformance: an unknown batch"
+    );
+    let other = ok(
+        "batch_counts",
+        store.batch_counts(&fresh_tenant(), "batch-1").await,
+    );
+    assert_eq!(
+        other.total(),
+        0,
+        "conformance: another tenant's batch counts nothing"
     );
 }
 

@@ -10,9 +10,9 @@
 //! the receipt, for ack / extend / release) for the queue.
 
 use crate::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId, JobQueue,
-    JobStore, Lease, ListFilter, MediaKey, MediaStore, Page, QueueMessage, Receipt, Result, Tenant,
-    WebhookOutcome,
+    BatchCounts, CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, Error, Job, JobError, JobId,
+    JobQueue, JobStore, Lease, ListFilter, MediaKey, MediaStore, Page, QueueMessage, Receipt,
+    Result, Tenant, WebhookOutcome,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -370,6 +370,12 @@ impl<S: JobStore + ?Sized> JobStore for Faulty<S> {
         let call = self.inner.unclaimed_before(before, limit);
         (self.faults)
             .run("store.unclaimed_before", String::new(), no, call)
+            .await
+    }
+    async fn batch_counts(&self, tenant: &Tenant, batch_id: &str) -> Result<BatchCounts> {
+        let call = self.inner.batch_counts(tenant, batch_id);
+        (self.faults)
+            .run("store.batch_counts", batch_id.to_owned(), no, call)
             .await
     }
 }

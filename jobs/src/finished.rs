@@ -8,8 +8,8 @@
 //! (see the API's wait loop); the signal is an optimisation, the record stays the truth.
 
 use crate::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Job, JobError, JobId, JobStore, Lease, ListFilter,
-    Page, Result, Tenant, WebhookOutcome,
+    BatchCounts, CancelOutcome, ClaimOutcome, CreateOutcome, Job, JobError, JobId, JobStore, Lease,
+    ListFilter, Page, Result, Tenant, WebhookOutcome,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -153,6 +153,9 @@ impl JobStore for SignallingStore {
     }
     async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>> {
         self.inner.unclaimed_before(before, limit).await
+    }
+    async fn batch_counts(&self, tenant: &Tenant, batch_id: &str) -> Result<BatchCounts> {
+        self.inner.batch_counts(tenant, batch_id).await
     }
 }
 

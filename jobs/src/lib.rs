@@ -30,6 +30,6 @@ pub use model::{
     Status, Tenant, TextGranularity, TextOptions, VoiceOptions, WebhookOutcome,
 };
 pub use ports::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore, ListFilter,
-    MediaStore, Page, QueueMessage, Receipt,
+    BatchCounts, CancelOutcome, ClaimOutcome, CreateOutcome, Delivery, JobQueue, JobStore,
+    ListFilter, MediaStore, Page, QueueMessage, Receipt,
 };

@@ -17,6 +17,15 @@ impl JobId {
     pub fn new() -> Self {
         JobId(Uuid::now_v7())
     }
+
+    /// When the id was generated (the millisecond timestamp of the UUIDv7), which is when its job
+    /// was created.
+    pub fn created_at(&self) -> Option<time::OffsetDateTime> {
+        let (seconds, nanos) = self.0.get_timestamp()?.to_unix();
+        let seconds = i64::try_from(seconds).ok()?;
+        let at = time::OffsetDateTime::from_unix_timestamp(seconds).ok()?;
+        Some(at + time::Duration::nanoseconds(i64::from(nanos)))
+    }
 }
 
 impl Default for JobId {

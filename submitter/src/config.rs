@@ -52,7 +52,7 @@ pub enum Command {
     Wait(JobArgs),
     /// Manage API keys in a data directory (create prints the key once).
     Keys(KeysArgs),
-    /// Reprocess a directory: one bulk job per file, in a resumable batch (on the data dir).
+    /// Reprocess a directory or an `s3://` prefix: one bulk job per object, in a resumable batch.
     Reprocess(ReprocessArgs),
     /// Write one line per job of a batch (JSON Lines or CSV) to stdout.
     Export(ExportArgs),
@@ -140,6 +140,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     /// Webhook settings.
     pub webhooks: WebhookArgs,
+    /// Embedded backend: `POST /v1/batches` may reprocess local directories under this one only
+    /// (symbolic links and `..` resolved first). Unset: local directory sources are refused.
+    #[arg(long, env = "SOYL_BULK_ROOT")]
+    pub bulk_root: Option<PathBuf>,
 }
 
 /// Which implementation of the storage ports a process runs on.
@@ -164,6 +168,13 @@ pub struct BackendArgs {
     /// AWS: URL of the SQS dead-letter queue; workers fail its jobs with `dead_lettered`.
     #[arg(long, env = "SOYL_DLQ_URL")]
     pub dlq_url: Option<String>,
+    /// AWS: URL of the SQS bulk job queue (`bulk` priority jobs, batches); workers read it with
+    /// the weights of --interactive-weight / --bulk-weight. Unset: bulk jobs share --queue-url.
+    #[arg(long, env = "SOYL_BULK_QUEUE_URL")]
+    pub bulk_queue_url: Option<String>,
+    /// AWS: URL of the bulk queue's dead-letter queue; workers fail its jobs with `dead_lettered`.
+    #[arg(long, env = "SOYL_BULK_DLQ_URL")]
+    pub bulk_dlq_url: Option<String>,
     /// AWS: S3 bucket for media and for job records too large for DynamoDB.
     #[arg(long, env = "SOYL_BUCKET")]
     pub bucket: Option<String>,
@@ -193,6 +204,9 @@ pub struct InitArgs {
     /// Name of the SQS job queue to create (its dead-letter queue is `{name}-dlq`).
     #[arg(long, env = "SOYL_QUEUE_NAME", default_value = "soyl-jobs")]
     pub queue_name: String,
+    /// Name of the SQS bulk job queue to create (its dead-letter queue is `{name}-dlq`).
+    #[arg(long, env = "SOYL_BULK_QUEUE_NAME", default_value = "soyl-jobs-bulk")]
+    pub bulk_queue_name: String,
     /// S3 bucket to create.
     #[arg(long, env = "SOYL_BUCKET", default_value = "soyl-media")]
     pub bucket: String,
@@ -474,11 +488,17 @@ pub struct BenchArgs {
 /// Arguments of `soyl reprocess`.
 #[derive(Debug, Clone, Args)]
 pub struct ReprocessArgs {
-    /// The directory to reprocess (an `s3://` source is not supported yet).
-    pub source: PathBuf,
+    /// What to reprocess: a directory, or `s3://bucket/prefix` (with `--backend aws`).
+    pub source: String,
     /// Folder of the embedded backends (the same as `soyl serve --data-dir`).
     #[arg(long, env = "SOYL_DATA_DIR", default_value = "soyl-data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    /// Storage backend (the same settings as `soyl serve`).
+    pub backend: BackendArgs,
+    /// Largest object read from an `s3://` source, in bytes; larger ones are counted as errors.
+    #[arg(long, default_value_t = 20 * 1024 * 1024)]
+    pub max_object_bytes: u64,
     /// Tenant that owns the jobs.
     #[arg(long, default_value = "default")]
     pub tenant: String,
@@ -526,6 +546,9 @@ pub struct ExportArgs {
     /// Folder of the embedded backends.
     #[arg(long, env = "SOYL_DATA_DIR", default_value = "soyl-data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    /// Storage backend (the same settings as `soyl serve`).
+    pub backend: BackendArgs,
     /// Tenant that owns the batch.
     #[arg(long, default_value = "default")]
     pub tenant: String,

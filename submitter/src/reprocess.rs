@@ -1,25 +1,28 @@
-//! `soyl reprocess` and `soyl export` on a data directory: they open the same SQLite file and
-//! media folder as `soyl serve` (WAL lets both run at once; the server's worker picks the jobs
-//! up from the bulk queue), show progress with `indicatif`, and print a one-line summary.
+//! `soyl reprocess` and `soyl export` on the backend of `soyl serve` (embedded: the same SQLite
+//! file and media folder, WAL lets both run at once; AWS: the same queues, table and bucket). The
+//! workers pick the jobs up from the bulk queue. Progress is shown with `indicatif`, and a
+//! one-line summary printed.
 
-use crate::backend::{BULK_QUEUE, INTERACTIVE_QUEUE};
-use crate::bulk::{self, BatchSpec, Counters, Filters, LocalDir, Source};
+use crate::bulk::{self, BatchSpec, Counters, Filters, LocalPolicy, Sources};
 use crate::config::{ExportArgs, ReprocessArgs};
-use crate::intake::Intake;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use soyl_jobs::embedded::{MediaDir, QueueConfig, SqliteDb, SqliteJobStore, SqliteQueue};
-use soyl_jobs::{JobQueue, JobStore, MediaStore, Tenant};
+use soyl_jobs::embedded::QueueConfig;
+use soyl_jobs::{JobStore, Tenant};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs `soyl reprocess`.
 pub async fn run(args: ReprocessArgs) -> anyhow::Result<()> {
-    if args.source.to_string_lossy().starts_with("s3://") {
-        anyhow::bail!("s3:// sources need the AWS backend, which reprocess does not support yet");
-    }
-    let intake = open_intake(&args.data_dir)?;
-    let source: Arc<dyn Source> = Arc::new(LocalDir::open(&args.source)?);
+    // Sending needs no queue settings: visibility and receive limits matter to receivers only.
+    let ports = crate::backend::open(&args.backend, &args.data_dir, QueueConfig::default()).await?;
+    let intake = ports.intake();
+    let sources = Sources {
+        aws: ports.aws.clone(),
+        local: LocalPolicy::Any,
+        max_object_bytes: args.max_object_bytes,
+    };
+    let source = sources.open(&args.source)?;
     let models = crate::serve::resolve_models_dir(&args.models);
     let mut spec = BatchSpec {
         tenant: Tenant::parse(&args.tenant)?,
@@ -73,29 +76,21 @@ pub async fn run(args: ReprocessArgs) -> anyhow::Result<()> {
 
 /// Runs `soyl export`.
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let db = SqliteDb::open(&args.data_dir.join("soyl.db"))?;
-    let store = SqliteJobStore::open(&db)?;
+    let ports = crate::backend::open(&args.backend, &args.data_dir, QueueConfig::default()).await?;
     let tenant = Tenant::parse(&args.tenant)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let lines = bulk::export(&store, &tenant, &args.batch, args.format, &mut out).await?;
+    let lines = bulk::export(
+        ports.store.as_ref(),
+        &tenant,
+        &args.batch,
+        args.format,
+        &mut out,
+    )
+    .await?;
     std::io::Write::flush(&mut out).context("writing the export")?;
     eprintln!("exported {lines} jobs of batch {}", args.batch);
     Ok(())
-}
-
-/// Intake over a data directory's embedded backends, bulk jobs to the bulk queue.
-fn open_intake(data_dir: &std::path::Path) -> anyhow::Result<Intake> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    let db = SqliteDb::open(&data_dir.join("soyl.db"))?;
-    // Sending needs no queue settings: visibility and receive limits matter to receivers only.
-    let config = QueueConfig::default();
-    let queue: Arc<dyn JobQueue> = Arc::new(SqliteQueue::open(&db, INTERACTIVE_QUEUE, config)?);
-    let bulk: Arc<dyn JobQueue> = Arc::new(SqliteQueue::open(&db, BULK_QUEUE, config)?);
-    let store: Arc<dyn JobStore> = Arc::new(SqliteJobStore::open(&db)?);
-    let media: Arc<dyn MediaStore> = Arc::new(MediaDir::open(data_dir.join("media"))?);
-    Ok(Intake::new(queue, store, media).with_bulk_queue(Some(bulk)))
 }
 
 fn enqueue_bar(quiet: bool) -> ProgressBar {
@@ -141,7 +136,7 @@ async fn watch_batch(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     loop {
-        let status = bulk::batch_status(store, tenant, batch_id).await?;
+        let status = bulk::batch_status(store, tenant, batch_id, None).await?;
         bar.set_length(status.total);
         bar.set_position(status.finished());
         bar.set_message(format!(

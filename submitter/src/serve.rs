@@ -6,6 +6,7 @@
 
 use crate::api::auth::{Auth, Limits};
 use crate::api::{self, AppState, ReadyInfo};
+use crate::bulk::{LocalPolicy, Sources};
 use crate::config::{ApiLimits, AuthMode, InferenceArgs, ServeArgs, WebhookArgs};
 use crate::intake::Intake;
 use anyhow::Context;
@@ -48,6 +49,7 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         store,
         media,
         keys,
+        aws,
     } = crate::backend::build(&args).await?;
     let run_worker = role != Role::Api && !args.worker.no_worker;
     // The worker's terminal writes wake the API's long polls in this process.
@@ -117,6 +119,7 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         fusion_weights: args.worker.fusion_weights.clone(),
         in_flight: run_worker.then_some(in_flight),
         finished,
+        bulk: bulk_api(&args, aws),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -145,6 +148,30 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     }
     signals.abort();
     Ok(())
+}
+
+/// What `/v1/batches` may read: `s3://` on AWS, directories under `--bulk-root` on the embedded
+/// backend (and nothing local on AWS, whose API process has no media on its disk).
+fn bulk_api(args: &ServeArgs, aws: Option<soyl_jobs::aws::AwsClients>) -> api::BulkApi {
+    let local = match (&aws, &args.bulk_root) {
+        (Some(_), _) => LocalPolicy::Unsupported,
+        (None, Some(root)) => LocalPolicy::Under(root.clone()),
+        (None, None) => LocalPolicy::NoRoot,
+    };
+    let models = resolve_models_dir(&args.inference.models);
+    let model_versions = crate::bulk::model_versions(&models).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no model versions for batch identities: batches here will not match ones made with models");
+        Default::default()
+    });
+    api::BulkApi {
+        sources: Sources {
+            aws,
+            local,
+            max_object_bytes: args.limits.max_upload_bytes as u64,
+        },
+        runs: Default::default(),
+        model_versions,
+    }
 }
 
 fn start_pipelines(args: &InferenceArgs, limits: &ApiLimits) -> anyhow::Result<Pipelines> {

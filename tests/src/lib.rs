@@ -5,6 +5,7 @@
 //! storage ports of either backend and [`worker`] runs in-process workers over them.
 
 pub mod backends;
+pub mod bulk_media;
 pub mod echo;
 pub mod moto;
 pub mod worker;

@@ -7,7 +7,6 @@
 //! however it exits. Without `moto_server` on the `PATH` the tests skip with a printed reason,
 //! except under `CI=true`, where they fail.
 
-use crate::soyl_binary;
 use soyl_jobs::aws::{self, AwsClients, AwsPorts, AwsSettings};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -147,6 +146,8 @@ impl Fixture {
         let settings = AwsSettings {
             queue_url: urls.queue_url,
             dlq_url: Some(urls.dlq_url),
+            bulk_queue_url: None,
+            bulk_dlq_url: None,
             bucket: unique_name("soyl-media"),
             media_prefix: "media/".to_owned(),
             results_prefix: "results/".to_owned(),
@@ -169,18 +170,34 @@ impl Fixture {
     }
 }
 
+/// The settings `soyl init --backend aws` prints, as the environment variables they are.
+const INIT_SETTINGS: &[&str] = &[
+    "SOYL_BACKEND",
+    "SOYL_QUEUE_URL",
+    "SOYL_DLQ_URL",
+    "SOYL_BULK_QUEUE_URL",
+    "SOYL_BULK_DLQ_URL",
+    "SOYL_BUCKET",
+    "SOYL_TABLE",
+];
+
 /// Runs `soyl init --backend aws` on fresh names; returns the environment it printed, with the
-/// emulator's.
-pub fn init(moto: &Moto) -> Vec<(&'static str, String)> {
+/// emulator's (and path-style S3 addressing).
+pub fn soyl_init(moto: &Moto) -> Vec<(&'static str, String)> {
     let mut env = moto.env();
     env.push(("SOYL_S3_PATH_STYLE", "true".to_owned()));
-    let output = Command::new(soyl_binary())
-        .args(["init", "--backend", "aws", "--queue-name"])
-        .arg(unique_name("soyl"))
-        .arg("--bucket")
-        .arg(unique_name("soyl"))
-        .arg("--table")
-        .arg(unique_name("soyl"))
+    let name = unique_name("soyl");
+    let output = Command::new(crate::soyl_binary())
+        .args([
+            "init",
+            "--backend",
+            "aws",
+            "--queue-name",
+            &name,
+            "--bulk-queue-name",
+        ])
+        .arg(format!("{name}-bulk"))
+        .args(["--bucket", &name, "--table", &name])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("running soyl init");
@@ -192,15 +209,17 @@ pub fn init(moto: &Moto) -> Vec<(&'static str, String)> {
     );
     for line in stdout.lines().filter(|l| !l.starts_with('#')) {
         let (key, value) = line.split_once('=').expect("KEY=value lines");
-        let key = match key {
-            "SOYL_BACKEND" => "SOYL_BACKEND",
-            "SOYL_QUEUE_URL" => "SOYL_QUEUE_URL",
-            "SOYL_DLQ_URL" => "SOYL_DLQ_URL",
-            "SOYL_BUCKET" => "SOYL_BUCKET",
-            "SOYL_TABLE" => "SOYL_TABLE",
-            other => panic!("soyl init printed an unknown setting {other}"),
-        };
+        let key = INIT_SETTINGS
+            .iter()
+            .find(|known| **known == key)
+            .unwrap_or_else(|| panic!("soyl init printed an unknown setting {key}"));
         env.push((key, value.to_owned()));
+    }
+    for setting in INIT_SETTINGS {
+        assert!(
+            env.iter().any(|(k, _)| k == setting),
+            "soyl init did not print {setting}"
+        );
     }
     env
 }

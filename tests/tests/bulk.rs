@@ -3,6 +3,7 @@
 //! run resumes without duplicates; interactive jobs stay fast behind a bulk backlog.
 //! `SOYL_BULK_ITEMS` sets the directory size (default 2,000).
 
+use soyl_tests::bulk_media::generate;
 use soyl_tests::{face_photo, repo_root, soyl_binary, temp_dir, Server};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,56 +26,14 @@ fn items() -> usize {
         .unwrap_or(2000)
 }
 
-/// Writes `n` files: a third face photos with a unique tail, a third 1 s WAVs cut at different
-/// offsets of the speech recording, a third short texts. Every file's content differs.
-fn generate(dir: &Path, n: usize) {
-    std::fs::create_dir_all(dir.join("nested/deeper")).expect("mkdir");
-    let photo = face_photo("happy.jpg");
-    let speech = std::fs::read(repo_root().join("../shared/media/voice/human-speech.wav"))
-        .expect("speech wav");
-    for i in 0..n {
-        let sub = ["", "nested/", "nested/deeper/"][i % 3];
-        match i % 3 {
-            0 => {
-                let mut bytes = photo.clone();
-                bytes.extend_from_slice(format!("{i}").as_bytes());
-                std::fs::write(dir.join(format!("{sub}face-{i}.jpg")), bytes)
-            }
-            1 => std::fs::write(dir.join(format!("{sub}voice-{i}.wav")), cut_wav(&speech, i)),
-            _ => std::fs::write(
-                dir.join(format!("{sub}note-{i}.txt")),
-                format!("Note {i}: what a wonderful, happy day this has been."),
-            ),
-        }
-        .expect("writing a generated file");
-    }
-}
-
-/// One second of `wav` (PCM, canonical header) starting at a different offset per `i`.
-fn cut_wav(wav: &[u8], i: usize) -> Vec<u8> {
-    let u16_at = |o: usize| u16::from_le_bytes([wav[o], wav[o + 1]]) as usize;
-    let u32_at =
-        |o: usize| u32::from_le_bytes([wav[o], wav[o + 1], wav[o + 2], wav[o + 3]]) as usize;
-    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
-    let data = wav
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("data chunk")
-        + 8;
-    let frame = channels * bits / 8;
-    let frames = (wav.len() - data) / frame;
-    let take = rate.min(frames);
-    let start = (i * 97) % (frames - take + 1);
-    let body = &wav[data + start * frame..data + (start + take) * frame];
-    let mut out = wav[..data].to_vec();
-    out[data - 4..data].copy_from_slice(&(body.len() as u32).to_le_bytes());
-    out[4..8].copy_from_slice(&((data - 8 + body.len()) as u32).to_le_bytes());
-    out.extend_from_slice(body);
-    out
-}
-
 /// Runs `soyl reprocess SOURCE` on `data`; returns (batch id, new jobs enqueued).
 fn reprocess(source: &Path, data: &Path, extra: &[&str]) -> (String, u64) {
+    let (batch, enqueued, _) = reprocess_counting(source, data, extra);
+    (batch, enqueued)
+}
+
+/// Like [`reprocess`], also returning how many existing jobs were sent again.
+fn reprocess_counting(source: &Path, data: &Path, extra: &[&str]) -> (String, u64, u64) {
     let out = Command::new(soyl_binary())
         .current_dir(repo_root())
         .arg("reprocess")
@@ -102,8 +61,13 @@ fn reprocess(source: &Path, data: &Path, extra: &[&str]) -> (String, u64) {
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .expect("summary line");
+    let resent = stdout
+        .split_once(" re-sent)")
+        .and_then(|(before, _)| before.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .expect("re-sent count");
     println!("{}", stdout.trim());
-    (batch, enqueued)
+    (batch, enqueued, resent)
 }
 
 /// `soyl export` lines of a batch.
@@ -215,11 +179,18 @@ fn an_interrupted_run_resumes_without_duplicates() {
     let before = export(&data, "resume-me", "jsonl").len();
     println!("interrupted with {first} jobs seen, {before} recorded");
     assert!(before < n, "the run was interrupted before the end");
-    let (_, enqueued) = reprocess(&source, &data, &["--batch", "resume-me"]);
+    let (_, enqueued, resent) = reprocess_counting(&source, &data, &["--batch", "resume-me"]);
     assert_eq!(
         enqueued as usize,
         n - before,
         "the re-run adds exactly the missing jobs"
+    );
+    // The interrupted run recorded its progress every 256 objects (8 at a time in flight): only
+    // the jobs past its last durable record are sent again, not every queued one. The kill may
+    // land while a record is being written, so up to two intervals (and those in flight) remain.
+    assert!(
+        resent <= 2 * 256 + 8,
+        "{resent} of {before} recorded jobs re-sent"
     );
     assert_eq!(
         export(&data, "resume-me", "jsonl").len(),

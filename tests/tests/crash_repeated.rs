@@ -186,5 +186,5 @@ async fn repeated_worker_sigkills_lose_and_double_nothing_aws() {
         "--visibility-timeout-s".to_owned(),
         VISIBILITY.as_secs().to_string(),
     ];
-    repeated_sigkill_loses_and_doubles_nothing(args, moto::init(moto)).await;
+    repeated_sigkill_loses_and_doubles_nothing(args, moto::soyl_init(moto)).await;
 }

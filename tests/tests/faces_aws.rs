@@ -3,7 +3,7 @@
 //! `soyl serve --backend aws` runs the API and a worker on them; and the same split across a
 //! `soyl api` and a `soyl worker` process, as the fleet runs.
 
-use soyl_tests::moto::{self, init};
+use soyl_tests::moto::{self, soyl_init as init};
 use soyl_tests::{assert_labelled_photos, temp_dir, Server};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,6 +10,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
     ("delete", "/v1/jobs/{id}"),
+    ("post", "/v1/batches"),
+    ("get", "/v1/batches/{id}"),
     ("post", "/getEmotionState"),
     ("post", "/analyzeFace"),
     ("post", "/analyzeVoice"),

@@ -28,6 +28,16 @@ impl Bucket {
         }
     }
 
+    /// The client, for the operations only one caller needs.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bucket's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     fn context(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.name)
     }

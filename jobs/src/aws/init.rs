@@ -1,5 +1,5 @@
-//! Creating the AWS resources soyl runs on: the job queue with its dead-letter queue and redrive
-//! policy, the media bucket, and the job table with its indexes and TTL. Run only by `soyl init
+//! Creating the AWS resources soyl runs on: the job queues (interactive and bulk), each with its
+//! dead-letter queue and redrive policy, the media bucket, and the job table with its indexes and TTL. Run only by `soyl init
 //! --backend aws` (for local emulators and first setup) and by tests, never implicitly; every
 //! step is idempotent, so running it again against existing resources changes nothing.
 

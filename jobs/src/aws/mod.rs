@@ -10,11 +10,13 @@ mod bucket;
 mod dynamo;
 pub mod init;
 mod s3_media;
+mod s3_objects;
 mod sdk_error;
 mod sqs;
 
 pub use dynamo::{DynamoJobStore, OFFLOAD_BYTES};
 pub use s3_media::S3Media;
+pub use s3_objects::{ObjectPage, S3Object, S3Objects};
 pub use sqs::SqsQueue;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -58,6 +60,10 @@ pub struct AwsSettings {
     pub queue_url: String,
     /// URL of its dead-letter queue (`None`: this process does not watch it).
     pub dlq_url: Option<String>,
+    /// URL of the bulk job queue (`None`: bulk jobs share the job queue).
+    pub bulk_queue_url: Option<String>,
+    /// URL of the bulk queue's dead-letter queue (`None`: this process does not watch it).
+    pub bulk_dlq_url: Option<String>,
     /// Bucket for media and large records.
     pub bucket: String,
     /// Prefix of media keys in the bucket (e.g. `media/`; may be empty).
@@ -79,6 +85,10 @@ pub struct AwsPorts {
     pub queue: SqsQueue,
     /// Its dead-letter queue, when configured.
     pub dead_letters: Option<SqsQueue>,
+    /// The bulk job queue, when configured.
+    pub bulk: Option<SqsQueue>,
+    /// Its dead-letter queue, when configured.
+    pub bulk_dead_letters: Option<SqsQueue>,
     /// Job records.
     pub store: DynamoJobStore,
     /// Media.
@@ -88,17 +98,19 @@ pub struct AwsPorts {
 impl AwsPorts {
     /// The ports named by `settings`, on `clients`. Touches no AWS API.
     pub fn new(clients: &AwsClients, settings: &AwsSettings) -> AwsPorts {
-        let queue = SqsQueue::new(clients.sqs.clone(), &settings.queue_url);
-        let queue = match settings.visibility_timeout {
-            Some(timeout) => queue.with_visibility_timeout(timeout),
-            None => queue,
+        let queue = |url: &String| {
+            let queue = SqsQueue::new(clients.sqs.clone(), url);
+            match settings.visibility_timeout {
+                Some(timeout) => queue.with_visibility_timeout(timeout),
+                None => queue,
+            }
         };
+        let dead_letters = |url: &String| SqsQueue::new(clients.sqs.clone(), url);
         AwsPorts {
-            queue,
-            dead_letters: settings
-                .dlq_url
-                .as_ref()
-                .map(|url| SqsQueue::new(clients.sqs.clone(), url)),
+            queue: queue(&settings.queue_url),
+            dead_letters: settings.dlq_url.as_ref().map(dead_letters),
+            bulk: settings.bulk_queue_url.as_ref().map(queue),
+            bulk_dead_letters: settings.bulk_dlq_url.as_ref().map(dead_letters),
             store: DynamoJobStore::new(
                 clients.dynamodb.clone(),
                 &settings.table,

@@ -11,8 +11,8 @@
 use super::db::{abort, instant_ms, write_transaction, SqliteDb};
 use crate::transitions;
 use crate::{
-    CancelOutcome, ClaimOutcome, CreateOutcome, Error, Job, JobError, JobId, JobStore, Lease,
-    ListFilter, Page, Result, Status, Tenant, WebhookOutcome,
+    BatchCounts, CancelOutcome, ClaimOutcome, CreateOutcome, Error, Job, JobError, JobId, JobStore,
+    Lease, ListFilter, Page, Result, Status, Tenant, WebhookOutcome,
 };
 use async_trait::async_trait;
 use rusqlite::types::Value;
@@ -256,6 +256,46 @@ impl JobStore for SqliteJobStore {
                 .map(|n| n.max(0) as u64)
             })
             .await
+    }
+
+    async fn batch_counts(&self, tenant: &Tenant, batch_id: &str) -> Result<BatchCounts> {
+        let (tenant, batch) = (tenant.as_str().to_owned(), batch_id.to_owned());
+        // Walks the (tenant, batch_id, id) index and the status column: no record is decoded.
+        let (rows, first) = self
+            .db
+            .call("count batch jobs", move |conn| {
+                let rows = conn
+                    .prepare_cached(
+                        "SELECT status, COUNT(*) FROM jobs WHERE tenant = ?1 AND batch_id = ?2 \
+                         GROUP BY status",
+                    )?
+                    .query_map(params![tenant, batch], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let first = conn
+                    .prepare_cached("SELECT MIN(id) FROM jobs WHERE tenant = ?1 AND batch_id = ?2")?
+                    .query_row(params![tenant, batch], |row| {
+                        row.get::<_, Option<String>>(0)
+                    })?;
+                Ok((rows, first))
+            })
+            .await?;
+        let mut counts = BatchCounts {
+            first: first.map(|id| id.parse()).transpose()?,
+            ..BatchCounts::default()
+        };
+        for (status, n) in rows {
+            let n = n.max(0) as u64;
+            match status.parse::<Status>()? {
+                Status::Queued => counts.queued = n,
+                Status::Running => counts.running = n,
+                Status::Succeeded => counts.succeeded = n,
+                Status::Failed => counts.failed = n,
+                Status::Cancelled => counts.cancelled = n,
+            }
+        }
+        Ok(counts)
     }
 
     async fn list(&self, tenant: &Tenant, filter: &ListFilter) -> Result<Page> {

@@ -1,6 +1,7 @@
 //! The API's one error shape, `{"error": {"code", "message"}}`, and the one place where failures
 //! become HTTP statuses.
 
+use crate::bulk::BulkError;
 use crate::intake::IntakeError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -45,6 +46,11 @@ impl ApiError {
     /// 404 for a job that does not exist or belongs to another tenant (indistinguishable).
     pub fn job_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such job")
+    }
+
+    /// 404 for a batch that does not exist or belongs to another tenant (indistinguishable).
+    pub fn batch_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "batch_not_found", "no such batch")
     }
 }
 
@@ -103,6 +109,31 @@ impl From<IntakeError> for ApiError {
                 "invalid_callback_url",
                 e.to_string(),
             ),
+        }
+    }
+}
+
+impl From<BulkError> for ApiError {
+    fn from(e: BulkError) -> Self {
+        let message = e.to_string();
+        match e {
+            BulkError::Store(inner) => inner.into(),
+            BulkError::Intake(inner) => inner.into(),
+            BulkError::Io { .. } | BulkError::InvalidSource(_) => {
+                ApiError::bad_request("invalid_source", message)
+            }
+            BulkError::UnsupportedSource(_) => {
+                ApiError::bad_request("source_not_supported", message)
+            }
+            BulkError::LocalSourceDisabled => {
+                ApiError::new(StatusCode::FORBIDDEN, "local_source_disabled", message)
+            }
+            BulkError::OutsideRoot(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "source_outside_bulk_root", message)
+            }
+            BulkError::Invalid(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_batch", message)
+            }
         }
     }
 }

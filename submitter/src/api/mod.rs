@@ -2,6 +2,7 @@
 //! [`error::ApiError`], the only place statuses are chosen.
 
 pub mod auth;
+mod batches;
 pub mod error;
 mod health;
 mod jobs;
@@ -11,6 +12,8 @@ pub mod openapi;
 pub mod schema;
 mod seed;
 mod wait;
+
+pub use batches::BulkApi;
 
 use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
@@ -52,6 +55,8 @@ pub struct AppState {
     pub fusion_weights: soyl_models::fusion::Weights,
     /// Wakes requests waiting on a job when this process's worker finishes it.
     pub finished: Arc<soyl_jobs::finished::Finished>,
+    /// Sources, enqueue runs and model versions of `/v1/batches`.
+    pub bulk: BulkApi,
 }
 
 /// Builds the router: protected routes behind [`auth::authenticate`], probes open.
@@ -60,6 +65,8 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/jobs", post(jobs::submit).get(jobs::list_jobs))
         .route("/v1/jobs/{id}", get(jobs::get_job).delete(jobs::cancel_job))
+        .route("/v1/batches", post(batches::create_batch))
+        .route("/v1/batches/{id}", get(batches::get_batch))
         .route("/getEmotionState", post(seed::get_emotion_state))
         .route("/analyzeFace", post(seed::analyze_face))
         .route("/analyzeVoice", post(seed::analyze_voice))

@@ -2,7 +2,7 @@
 //! shapes in [`super::schema`]), served at `/openapi.json`, and a Swagger UI page at `/docs`.
 
 use super::schema::*;
-use super::{health, jobs, seed};
+use super::{batches, health, jobs, seed};
 use axum::response::Html;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -14,16 +14,18 @@ use utoipa::{Modify, OpenApi};
     info(title = "soyl", description = "Asynchronous multimodal emotion inference: submit jobs, poll results."),
     paths(
         jobs::submit, jobs::list_jobs, jobs::get_job, jobs::cancel_job,
+        batches::create_batch, batches::get_batch,
         seed::get_emotion_state, seed::analyze_face, seed::analyze_voice, seed::analyze_text,
         health::health, health::ready, metrics_doc, openapi_json, docs,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Accepted, Links, JobStatus, InputView, JobRecord, JobList, TextInput,
         JsonSubmission, MultipartSubmission, Module, EmotionStateRequest, FusedSource, FusedState,
-        AnalyzeTextRequest, FileUpload,
+        AnalyzeTextRequest, FileUpload, BatchRequest, BatchAccepted, BatchLinks,
+        crate::bulk::BatchStatus, crate::bulk::Listing, crate::bulk::Filters,
     )),
     modifiers(&Bearer),
-    tags((name = "jobs", description = "asynchronous jobs"), (name = "seed", description = "the original API's endpoints"), (name = "probes", description = "health, readiness, metrics, documentation"))
+    tags((name = "jobs", description = "asynchronous jobs"), (name = "batches", description = "bulk reprocessing of stored media"), (name = "seed", description = "the original API's endpoints"), (name = "probes", description = "health, readiness, metrics, documentation"))
 )]
 pub struct ApiDoc;
 

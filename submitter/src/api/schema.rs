@@ -208,3 +208,52 @@ pub struct FileUpload {
     #[schema(value_type = String, format = Binary)]
     pub file: String,
 }
+
+/// Body of `POST /v1/batches`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// `s3://bucket/prefix` (AWS backend), or a directory under the server's `--bulk-root`
+    /// (embedded backend; a relative path is taken under the root).
+    #[schema(example = "s3://media-archive/2024/")]
+    pub source: String,
+    /// Which objects to take: `ext` (e.g. `["jpg", "wav"]`), `modified_since` (RFC 3339),
+    /// `max_items`.
+    #[serde(default)]
+    pub filters: crate::bulk::Filters,
+    /// Analyses to run (`face`, `voice`, `text`; default: all that apply).
+    #[schema(value_type = Option<Vec<String>>)]
+    pub modalities: Option<Vec<soyl_jobs::Modality>>,
+    /// Fuse the modalities into one reading (default true).
+    #[serde(default = "yes")]
+    pub fuse: bool,
+    /// Resume or extend this batch (default: an id derived from the tenant, source, filters,
+    /// options and model versions, so the same request resumes the same batch).
+    pub batch_id: Option<String>,
+    /// Skip objects that have a succeeded job in this other batch.
+    pub skip_done_from: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Links of a batch.
+#[derive(Serialize, ToSchema)]
+pub struct BatchLinks {
+    /// The batch's URL.
+    #[serde(rename = "self")]
+    #[schema(example = "/v1/batches/b-3f9a0c1d2e4b5a69")]
+    pub self_: String,
+}
+
+/// Answer to `POST /v1/batches`.
+#[derive(Serialize, ToSchema)]
+pub struct BatchAccepted {
+    /// The batch id.
+    pub batch_id: String,
+    /// Whether this request started a listing (false: one of this batch was already running).
+    pub started: bool,
+    /// Where to poll.
+    pub links: BatchLinks,
+}

@@ -2,15 +2,25 @@
 //! batch (`options.batch_id`), idempotently, so a re-run or a resumed run adds no duplicates.
 //! Used by `soyl reprocess`, `soyl export` and the `/v1/batches` routes.
 
+pub mod checkpoint;
 mod enqueue;
 mod export;
+pub mod listing_bench;
+mod open;
+mod runs;
+mod s3;
 mod source;
 mod status;
+mod synthetic;
 
 pub use enqueue::{enqueue_batch, Counters};
 pub use export::{export, ExportFormat};
+pub use open::{LocalPolicy, SourceSpec, Sources};
+pub use runs::{Run, Runs};
+pub use s3::S3Prefix;
 pub use source::{LocalDir, Source, SourceObject};
-pub use status::{batch_status, BatchStatus};
+pub use status::{batch_status, BatchStatus, Listing};
+pub use synthetic::Synthetic;
 
 use serde::{Deserialize, Serialize};
 use soyl_jobs::{Modality, Tenant};
@@ -40,9 +50,31 @@ pub enum BulkError {
     /// A request or argument is not valid.
     #[error("{0}")]
     Invalid(String),
+    /// The source is neither `s3://bucket/prefix` nor a path, or is malformed.
+    #[error("invalid source {0}")]
+    InvalidSource(String),
+    /// The source is of a kind this backend or caller does not take.
+    #[error("{0}")]
+    UnsupportedSource(String),
+    /// A local directory was asked for over HTTP, and no `--bulk-root` is configured.
+    #[error("local directory sources are disabled: start the server with --bulk-root DIR to allow directories under DIR")]
+    LocalSourceDisabled,
+    /// A local directory that is not an existing directory under `--bulk-root`.
+    #[error("{0}: not a directory under the server's --bulk-root")]
+    OutsideRoot(String),
 }
 
 impl BulkError {
+    /// Whether the same operation may succeed later (storage throttled or briefly unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BulkError::Store(e) | BulkError::Intake(crate::intake::IntakeError::Store(e)) => {
+                e.is_transient()
+            }
+            _ => false,
+        }
+    }
+
     fn io(path: &Path, what: &'static str, source: std::io::Error) -> Self {
         BulkError::Io {
             what,

@@ -1,6 +1,6 @@
 //! Where a batch's objects come from: the [`Source`] trait (a streaming listing plus a fetch by
-//! key) and its local-directory implementation. An S3 prefix lister slots in behind the same
-//! trait (`ListObjectsV2` pages as the stream, `GetObject` as the fetch).
+//! key) and its local-directory implementation. The S3 prefix ([`super::s3::S3Prefix`]) and the
+//! benchmark's synthetic keys ([`super::synthetic::Synthetic`]) implement it too.
 
 use super::BulkError;
 use async_trait::async_trait;
@@ -19,6 +19,10 @@ pub struct SourceObject {
     pub size: u64,
     /// Last modification.
     pub modified: OffsetDateTime,
+    /// A version tag the source guarantees changes with the content (S3's ETag): when set, it
+    /// stands in for the content hash in the object's identity, so the identity is known before
+    /// the object is read.
+    pub etag: Option<String>,
 }
 
 /// A listing of objects and a way to read them.
@@ -133,5 +137,6 @@ fn object(root: &Path, path: &Path, meta: &std::fs::Metadata) -> SourceObject {
         key,
         size: meta.len(),
         modified,
+        etag: None,
     }
 }

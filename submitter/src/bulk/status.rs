@@ -1,9 +1,11 @@
 //! A batch's progress from the job store: counts by status, throughput and an ETA. Used by
 //! `soyl reprocess --wait` and `GET /v1/batches/{id}`.
 
+use super::runs::Run;
 use super::BulkError;
+use super::Counters;
 use serde::Serialize;
-use soyl_jobs::{Job, JobStore, ListFilter, Status, Tenant};
+use soyl_jobs::{Job, JobStore, ListFilter, Tenant};
 use time::OffsetDateTime;
 
 /// Jobs read per page while counting.
@@ -14,7 +16,7 @@ pub(crate) const PAGE: usize = 1000;
 pub struct BatchStatus {
     /// The batch id.
     pub batch_id: String,
-    /// Jobs in the batch.
+    /// Jobs in the batch (every job enqueued so far).
     pub total: u64,
     /// Waiting in the queue.
     pub queued: u64,
@@ -30,8 +32,52 @@ pub struct BatchStatus {
     pub items_per_s: f64,
     /// Seconds until the jobs now in the batch are finished, at that rate (None: no rate yet).
     pub eta_s: Option<f64>,
-    /// Whether every job of the batch has finished.
+    /// Whether every job of the batch has finished (and no listing of it is still running here).
     pub done: bool,
+    /// The latest enqueue run of the batch in this process (None: none ran here, e.g. the batch
+    /// was started by `soyl reprocess` or before a restart).
+    pub listing: Option<Listing>,
+}
+
+/// Progress of an enqueue run.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Listing {
+    /// `describe()` of the source.
+    pub source: String,
+    /// Whether the listing has ended.
+    pub finished: bool,
+    /// Objects listed that passed the filters.
+    pub listed: u64,
+    /// New jobs this run created and queued.
+    pub enqueued: u64,
+    /// Objects whose job already existed.
+    pub existing: u64,
+    /// Of those, jobs sent again because an interrupted run may never have sent them.
+    pub resent: u64,
+    /// Objects skipped by `skip_done_from`.
+    pub skipped: u64,
+    /// Objects that could not be read or queued.
+    pub errors: u64,
+    /// Why the run ended early, if it did.
+    pub error: Option<String>,
+}
+
+impl Listing {
+    /// A snapshot of `run`.
+    pub fn of(run: &Run) -> Listing {
+        let c = &run.counters;
+        Listing {
+            source: run.source.clone(),
+            finished: run.finished(),
+            listed: Counters::get(&c.listed),
+            enqueued: Counters::get(&c.enqueued),
+            existing: Counters::get(&c.existing),
+            resent: Counters::get(&c.resent),
+            skipped: Counters::get(&c.skipped),
+            errors: Counters::get(&c.errors),
+            error: run.error(),
+        }
+    }
 }
 
 impl BatchStatus {
@@ -41,32 +87,30 @@ impl BatchStatus {
     }
 }
 
-/// Reads every job of the batch once (pages of [`PAGE`]) and counts them.
+/// The batch's counts by status (one [`JobStore::batch_counts`]: an indexed count on SQLite, a
+/// read of the batch's jobs on DynamoDB), with the progress of `run` when one ran here.
 pub async fn batch_status(
     store: &dyn JobStore,
     tenant: &Tenant,
     batch_id: &str,
+    run: Option<&Run>,
 ) -> Result<BatchStatus, BulkError> {
+    let counts = store.batch_counts(tenant, batch_id).await?;
     let mut status = BatchStatus {
         batch_id: batch_id.to_owned(),
+        total: counts.total(),
+        queued: counts.queued,
+        running: counts.running,
+        succeeded: counts.succeeded,
+        failed: counts.failed,
+        cancelled: counts.cancelled,
+        listing: run.map(Listing::of),
         ..BatchStatus::default()
     };
-    let mut first_created: Option<OffsetDateTime> = None;
-    for_each_job(store, tenant, batch_id, |job| {
-        status.total += 1;
-        match job.status {
-            Status::Queued => status.queued += 1,
-            Status::Running => status.running += 1,
-            Status::Succeeded => status.succeeded += 1,
-            Status::Failed => status.failed += 1,
-            Status::Cancelled => status.cancelled += 1,
-        }
-        first_created = Some(first_created.map_or(job.created_at, |t| t.min(job.created_at)));
-    })
-    .await?;
     let finished = status.finished();
-    status.done = status.total > 0 && finished == status.total;
-    if let Some(start) = first_created {
+    let listing_done = status.listing.as_ref().is_none_or(|l| l.finished);
+    status.done = listing_done && status.total > 0 && finished == status.total;
+    if let Some(start) = counts.first.and_then(|id| id.created_at()) {
         let elapsed = (OffsetDateTime::now_utc() - start).as_seconds_f64();
         if elapsed > 0.0 && finished > 0 {
             status.items_per_s = finished as f64 / elapsed;
