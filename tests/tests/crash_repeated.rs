@@ -1,6 +1,6 @@
 //! Crash, many times: a `soyl api` process takes a steady stream of face jobs while `soyl worker`
 //! processes on the same backend are SIGKILLed mid-batch, one after another, each replaced by a
-//! fresh one. Every accepted job ends in exactly one terminal state (one terminal transition in
+//! fresh one (each kill right after a burst of jobs, so it lands mid-batch). Every accepted job ends in exactly one terminal state (one terminal transition in
 //! all the workers' logs together), and work interrupted by a kill finishes within the restart,
 //! the visibility timeout and its processing time. On both backends.
 //!
@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 const VISIBILITY: Duration = Duration::from_secs(2);
+/// Jobs submitted at once right before each kill.
+const BURST: usize = 6;
 /// Allowance for running a redelivered job behind the backlog on a shared 2-core machine.
 const PROCESSING: Duration = Duration::from_secs(15);
 /// A kill this soon after a job's terminal write may beat the log line that reports it.
@@ -73,10 +75,10 @@ async fn repeated_sigkill_loses_and_doubles_nothing(args: Vec<String>, env: Vec<
 
     // A steady stream of jobs for the whole run.
     let ids = Arc::new(Mutex::new(Vec::new()));
+    let photo = face_photo("group-six-faces.jpg");
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let stream = tokio::spawn({
-        let (client, ids) = (client.clone(), ids.clone());
-        let photo = face_photo("group-six-faces.jpg");
+        let (client, ids, photo) = (client.clone(), ids.clone(), photo.clone());
         async move {
             loop {
                 let id = client.submit_ok("group.jpg", photo.clone()).await;
@@ -98,8 +100,11 @@ async fn repeated_sigkill_loses_and_doubles_nothing(args: Vec<String>, env: Vec<
             previous.restart = restart;
         }
         wait_for_claim(&logs[k]).await;
-        // Vary the moment within the batch from one kill to the next.
-        tokio::time::sleep(Duration::from_millis(50 + (k as u64 * 97) % 400)).await;
+        // A burst just before the kill, so it lands with a batch in flight however fast the
+        // stream's jobs run; the moment within the batch varies from one kill to the next.
+        let burst = client.submit_many(BURST, "group.jpg", &photo).await;
+        ids.lock().expect("ids").extend(burst);
+        tokio::time::sleep(Duration::from_millis(20 + (k as u64 * 37) % 100)).await;
         worker.kill();
         kills.push(Kill {
             at: OffsetDateTime::now_utc(),
