@@ -4,6 +4,7 @@
 //! [`moto`] runs a local AWS emulator for the AWS-backend tests.
 
 pub mod moto;
+pub mod proc_stats;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -135,6 +136,18 @@ impl Server {
             data_dir: PathBuf::new(),
             log: log.to_path_buf(),
         }
+    }
+
+    /// The server's process id (None once killed or terminated).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The server's peak resident memory so far, in bytes (see [`proc_stats::peak_rss_bytes`]).
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let pid = self.pid().expect("the server is running");
+        proc_stats::peak_rss_bytes(pid)
+            .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status (Linux only)"))
     }
 
     /// SIGKILL: no chance to drain or release anything.

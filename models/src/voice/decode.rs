@@ -72,8 +72,9 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
             "the audio input is empty (0 bytes)",
         ));
     }
-    if let Some(channels) = super::wav_header::wav_channels(bytes) {
-        check_channels(u32::from(channels), limits)?;
+    if let Some(format) = super::wav_header::wav_format(bytes) {
+        check_channels(u32::from(format.channels), limits)?;
+        check_rate(format.sample_rate, limits)?;
     }
     let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
     let options = FormatOptions {
@@ -100,15 +101,7 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
     let rate = params
         .sample_rate
         .ok_or_else(|| corrupt("the audio track declares no sample rate"))?;
-    if !(limits.min_rate..=limits.max_rate).contains(&rate) {
-        return Err(InputError::new(
-            "audio_sample_rate_unsupported",
-            format!(
-                "sample rate {rate} Hz is outside the accepted {}..{} Hz",
-                limits.min_rate, limits.max_rate
-            ),
-        ));
-    }
+    check_rate(rate, limits)?;
     if let Some(channels) = params.channels {
         check_channels(channels.count() as u32, limits)?;
     }
@@ -234,6 +227,19 @@ fn check_channels(channels: u32, limits: &AudioLimits) -> Result<(), InputError>
     Ok(())
 }
 
+fn check_rate(rate: u32, limits: &AudioLimits) -> Result<(), InputError> {
+    if !(limits.min_rate..=limits.max_rate).contains(&rate) {
+        return Err(InputError::new(
+            "audio_sample_rate_unsupported",
+            format!(
+                "sample rate {rate} Hz is outside the accepted {}..{} Hz",
+                limits.min_rate, limits.max_rate
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn too_long(why: String, limits: &AudioLimits) -> InputError {
     InputError::new(
         "audio_too_long",
@@ -242,4 +248,43 @@ fn too_long(why: String, limits: &AudioLimits) -> InputError {
             limits.max_duration_s
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PCM WAV whose `fmt ` chunk says `channels`, `rate`, `block_align` and `bits`, followed by
+    /// `data` (the hostile-corpus shapes, tests/hostile/make_corpus.py).
+    fn wav(channels: u16, rate: u32, block_align: u16, bits: u16, data: &[u8]) -> Vec<u8> {
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0");
+        out.extend_from_slice(&channels.to_le_bytes());
+        out.extend_from_slice(&rate.to_le_bytes());
+        out.extend_from_slice(&(rate * u32::from(block_align)).to_le_bytes());
+        out.extend_from_slice(&block_align.to_le_bytes());
+        out.extend_from_slice(&bits.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn code(bytes: &[u8]) -> &'static str {
+        match decode(bytes, &AudioLimits::default()) {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn absurd_wav_headers_fail_with_codes_instead_of_panicking() {
+        assert_eq!(code(&wav(1, 0, 2, 16, &[0; 64])), "audio_sample_rate_unsupported");
+        assert_eq!(code(&wav(1, 1, 2, 16, &[0; 64])), "audio_sample_rate_unsupported");
+        assert_eq!(code(&wav(1, 16_000, 0, 16, &[0; 64])), "audio_corrupt");
+        assert_eq!(code(&wav(0, 16_000, 2, 16, &[0; 64])), "audio_corrupt");
+        assert_eq!(code(&wav(1, 16_000, 2, 0, &[0; 64])), "audio_corrupt");
+        assert_eq!(code(&wav(1, 16_000, 2, 16, &[0; 64])), "ok");
+    }
 }
