@@ -3,6 +3,7 @@
 //! this checkout (`scripts/test.sh` builds it first); models and media come from `../shared`.
 //! [`moto`] runs a local AWS emulator for the AWS-backend tests.
 
+pub mod latency;
 pub mod moto;
 pub mod proc_stats;
 

@@ -47,10 +47,9 @@ fn generate_corpus(out: &Path) -> Vec<Case> {
         .status()
         .expect("running python3 tests/hostile/make_corpus.py");
     assert!(status.success(), "make_corpus.py failed");
-    let index: Value = serde_json::from_slice(
-        &std::fs::read(out.join("cases.json")).expect("cases.json written"),
-    )
-    .expect("cases.json is JSON");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(out.join("cases.json")).expect("cases.json written"))
+            .expect("cases.json is JSON");
     let text = |v: &Value, k: &str| v[k].as_str().expect("a string field").to_owned();
     index
         .as_array()
@@ -64,7 +63,12 @@ fn generate_corpus(out: &Path) -> Vec<Case> {
             expect: text(c, "expect"),
             codes: c["codes"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
         .collect()
@@ -186,7 +190,11 @@ async fn every_hostile_input_ends_with_a_code_within_memory_and_the_service_keep
     let data_dir = sandbox.path().join("a/b/data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
     for target in escape_targets(&data_dir) {
-        assert!(!target.exists(), "{} exists before the run", target.display());
+        assert!(
+            !target.exists(),
+            "{} exists before the run",
+            target.display()
+        );
     }
     let passwd_before = std::fs::read("/etc/passwd").ok();
 
@@ -214,9 +222,7 @@ async fn every_hostile_input_ends_with_a_code_within_memory_and_the_service_keep
         check(&cases[*i], outcome);
     }
 
-    let id = client
-        .submit_ok("happy.jpg", face_photo("happy.jpg"))
-        .await;
+    let id = client.submit_ok("happy.jpg", face_photo("happy.jpg")).await;
     let job = client.wait(&id, Duration::from_secs(60)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(faces(&job)[0]["top"], "happy");
@@ -237,6 +243,9 @@ async fn every_hostile_input_ends_with_a_code_within_memory_and_the_service_keep
         assert!(!target.exists(), "{} was written", target.display());
     }
     let outside = files_outside(sandbox.path(), &data_dir);
-    assert!(outside.is_empty(), "written outside the data dir: {outside:?}");
+    assert!(
+        outside.is_empty(),
+        "written outside the data dir: {outside:?}"
+    );
     assert_eq!(std::fs::read("/etc/passwd").ok(), passwd_before);
 }

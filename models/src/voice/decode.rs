@@ -280,8 +280,14 @@ mod tests {
 
     #[test]
     fn absurd_wav_headers_fail_with_codes_instead_of_panicking() {
-        assert_eq!(code(&wav(1, 0, 2, 16, &[0; 64])), "audio_sample_rate_unsupported");
-        assert_eq!(code(&wav(1, 1, 2, 16, &[0; 64])), "audio_sample_rate_unsupported");
+        assert_eq!(
+            code(&wav(1, 0, 2, 16, &[0; 64])),
+            "audio_sample_rate_unsupported"
+        );
+        assert_eq!(
+            code(&wav(1, 1, 2, 16, &[0; 64])),
+            "audio_sample_rate_unsupported"
+        );
         assert_eq!(code(&wav(1, 16_000, 0, 16, &[0; 64])), "audio_corrupt");
         assert_eq!(code(&wav(0, 16_000, 2, 16, &[0; 64])), "audio_corrupt");
         assert_eq!(code(&wav(1, 16_000, 2, 0, &[0; 64])), "audio_corrupt");
