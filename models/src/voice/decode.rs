@@ -5,13 +5,15 @@
 
 use crate::InputError;
 use std::io::Cursor;
+use std::sync::OnceLock;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::probe::{Hint, Probe};
+use symphonia::default::formats::{FlacReader, IsoMp4Reader, MpaReader, OggReader, WavReader};
 
 /// What audio the service accepts. Operators set these per deployment; inputs outside them fail
 /// with a code, never by exhausting memory or time.
@@ -81,7 +83,7 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
         enable_gapless: true,
         ..Default::default()
     };
-    let probed = symphonia::default::get_probe()
+    let probed = probe()
         .format(&Hint::new(), source, &options, &MetadataOptions::default())
         .map_err(|e| match e {
             SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => InputError::new(
@@ -205,6 +207,22 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
     })
 }
 
+/// The containers soyl accepts, and only those: symphonia's default probe also scans for raw
+/// ADTS AAC, whose reader panics (an integer underflow in symphonia-codec-aac 0.5.5's frame
+/// header parsing) on bytes found by fuzzing (fuzz/seeds/audio_decode/adts_underflow).
+fn probe() -> &'static Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let mut probe = Probe::default();
+        probe.register_all::<WavReader>();
+        probe.register_all::<FlacReader>();
+        probe.register_all::<MpaReader>();
+        probe.register_all::<OggReader>();
+        probe.register_all::<IsoMp4Reader>();
+        probe
+    })
+}
+
 /// Drops encoder priming and padding as an MP4 edit list says.
 fn apply_edit(samples: &mut Vec<f32>, edit: super::mp4_edit::Edit, rate: u32) {
     let to_samples = |s: f64| (s * f64::from(rate)).round().max(0.0) as usize;
@@ -292,5 +310,11 @@ mod tests {
         assert_eq!(code(&wav(0, 16_000, 2, 16, &[0; 64])), "audio_corrupt");
         assert_eq!(code(&wav(1, 16_000, 2, 0, &[0; 64])), "audio_corrupt");
         assert_eq!(code(&wav(1, 16_000, 2, 16, &[0; 64])), "ok");
+    }
+
+    #[test]
+    fn raw_adts_is_not_probed() {
+        let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
+        assert_eq!(code(adts), "media_unrecognized");
     }
 }
