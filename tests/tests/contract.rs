@@ -16,6 +16,8 @@ fn examples() -> String {
 fn schemathesis(server: &Server, headers: &[String]) {
     let mut command = Command::new("schemathesis");
     command
+        // It keeps a cache of failures in its working directory: the server's, not the checkout.
+        .current_dir(&server.data_dir)
         .arg("run")
         .arg(format!("{}/openapi.json", server.url))
         .args(["--checks", "all", "--max-examples", &examples()])
