@@ -74,6 +74,7 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
             "the audio input is empty (0 bytes)",
         ));
     }
+    super::mp4_tables::check(bytes)?;
     if let Some(format) = super::wav_header::wav_format(bytes) {
         check_channels(u32::from(format.channels), limits)?;
         check_rate(format.sample_rate, limits)?;
@@ -310,6 +311,12 @@ mod tests {
         assert_eq!(code(&wav(0, 16_000, 2, 16, &[0; 64])), "audio_corrupt");
         assert_eq!(code(&wav(1, 16_000, 2, 0, &[0; 64])), "audio_corrupt");
         assert_eq!(code(&wav(1, 16_000, 2, 16, &[0; 64])), "ok");
+    }
+
+    #[test]
+    fn an_mp4_table_larger_than_its_box_is_refused_before_allocating() {
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/stco_oom.m4a");
+        assert_eq!(code(bomb), "audio_corrupt");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 pub mod arousal;
 pub mod decode;
+mod mp4_boxes;
 mod mp4_edit;
+mod mp4_tables;
 mod pitch;
 pub mod prosody;
 pub mod resample;
