@@ -75,6 +75,7 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
         ));
     }
     super::mp4_tables::check(bytes)?;
+    super::flac_metadata::check(bytes)?;
     if let Some(format) = super::wav_header::wav_format(bytes) {
         check_channels(u32::from(format.channels), limits)?;
         check_rate(format.sample_rate, limits)?;
@@ -316,6 +317,12 @@ mod tests {
     #[test]
     fn an_mp4_table_larger_than_its_box_is_refused_before_allocating() {
         let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/stco_oom.m4a");
+        assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
+    fn a_flac_comment_longer_than_its_block_is_refused_before_allocating() {
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/comment_oom.flac");
         assert_eq!(code(bomb), "audio_corrupt");
     }
 

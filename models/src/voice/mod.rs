@@ -9,6 +9,7 @@
 
 pub mod arousal;
 pub mod decode;
+mod flac_metadata;
 mod mp4_boxes;
 mod mp4_edit;
 mod mp4_tables;

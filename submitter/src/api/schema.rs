@@ -128,7 +128,7 @@ pub struct JsonSubmission {
     #[schema(min_items = 1, max_items = 16)]
     pub inputs: Vec<TextInput>,
     /// Options.
-    #[serde(default)]
+    #[schema(required = false)]
     pub options: JobOptionsView,
 }
 
@@ -138,41 +138,44 @@ pub struct JsonSubmission {
 #[serde(deny_unknown_fields)]
 pub struct MultipartSubmission {
     /// Media files (images, audio), one part each.
-    #[serde(default)]
-    #[schema(value_type = Vec<String>, format = Binary, max_items = 8)]
+    #[schema(value_type = Vec<String>, format = Binary, max_items = 8, required = false)]
     pub file: Vec<String>,
     /// Inline texts, one part each.
-    #[serde(default)]
-    #[schema(max_items = 8)]
+    #[schema(max_items = 8, required = false)]
     pub text: Vec<String>,
     /// Options, as one part of JSON text.
-    #[serde(default)]
+    #[schema(required = false)]
     pub options: JobOptionsView,
 }
 
 /// Job options, every field optional; an unknown field is refused (422 `invalid_options`).
-#[derive(Default, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobOptionsView {
     /// Analyses to run; all that apply to the inputs when absent.
-    pub modalities: Vec<ModalityName>,
+    pub modalities: Option<Vec<ModalityName>>,
     /// Fuse the modalities into one reading (default true).
+    #[schema(required = false, default = true)]
     pub fuse: bool,
     /// Face settings.
+    #[schema(required = false)]
     pub face: FaceOptionsView,
     /// Voice settings.
+    #[schema(required = false)]
     pub voice: VoiceOptionsView,
     /// Text settings.
+    #[schema(required = false)]
     pub text: TextOptionsView,
     /// Scheduling class (default `interactive`).
+    #[schema(required = false)]
     pub priority: PriorityName,
     /// Where to POST the record when the job ends: `https://` to a public host (`--allow-http-callbacks` for `http://`).
     #[schema(pattern = "^https://[a-z0-9.-]+\\.[a-z]{2,}(/[a-zA-Z0-9/._-]*)?$")]
-    pub callback_url: String,
+    pub callback_url: Option<String>,
     /// The bulk batch this job belongs to.
-    pub batch_id: String,
+    pub batch_id: Option<String>,
     /// Client data, returned as given.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     pub metadata: serde_json::Value,
 }
 
@@ -189,48 +192,50 @@ pub enum ModalityName {
 }
 
 /// Scheduling class.
-#[derive(Default, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PriorityName {
     /// A client is waiting.
-    #[default]
     Interactive,
     /// Reprocessing and backfills.
     Bulk,
 }
 
 /// Face settings of a job.
-#[derive(Default, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FaceOptionsView {
     /// Faces whose shorter side is under this many pixels are dropped (default 20).
+    #[schema(required = false)]
     pub min_face_px: u32,
     /// At most this many faces, most confident first (default 32).
+    #[schema(required = false)]
     pub max_faces: u32,
 }
 
 /// Voice settings of a job.
-#[derive(Default, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VoiceOptionsView {
     /// Seconds between window starts: a quarter of the model's window up to the window (the default).
+    #[schema(required = false)]
     pub hop_s: f32,
 }
 
 /// Text settings of a job.
-#[derive(Default, Serialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TextOptionsView {
     /// `document` (one span, the default) or `sentence`.
+    #[schema(required = false)]
     pub granularity: GranularityName,
 }
 
 /// What one text reading covers.
-#[derive(Default, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GranularityName {
     /// The whole text.
-    #[default]
     Document,
     /// Each sentence.
     Sentence,
