@@ -327,6 +327,12 @@ mod tests {
     }
 
     #[test]
+    fn an_mp4_box_size_near_2_pow_64_is_refused() {
+        let wraps = include_bytes!("../../../fuzz/seeds/audio_decode/size_overflow.m4a");
+        assert_eq!(code(wraps), "audio_corrupt");
+    }
+
+    #[test]
     fn raw_adts_is_not_probed() {
         let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
         assert_eq!(code(adts), "media_unrecognized");

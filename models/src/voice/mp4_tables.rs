@@ -1,11 +1,51 @@
-//! A check of an MP4/M4A file's sample tables before symphonia opens it: symphonia 0.5.5 sizes its
-//! tables from the entry count a box declares (`Vec::with_capacity(count)`), so a 2 KB file whose
-//! `stco` says 1.7 billion entries makes it allocate 6.9 GB and the process abort (found by the
-//! `audio_decode` fuzz target; fuzz/seeds/audio_decode/stco_oom.m4a). A table whose entries do not
-//! fit in its own box is refused here instead. Called by [`super::decode`].
+//! A check of the sizes in an MP4/M4A file that symphonia 0.5.5 trusts, before it opens the file
+//! (both found by the `audio_decode` fuzz target):
+//! - it sizes sample tables from the entry count a box declares (`Vec::with_capacity(count)`), so
+//!   a 2 KB file whose `stco` says 1.7 billion entries asks for 6.9 GB
+//!   (fuzz/seeds/audio_decode/stco_oom.m4a): a table whose entries do not fit in its box is refused;
+//! - it adds a box's 64-bit size to its position unchecked, so a size near 2^64 wraps around
+//!   (a panic with overflow checks, a seek backwards without; fuzz/seeds/audio_decode/size_overflow.m4a):
+//!   a box declaring 2^62 bytes or more (4 EiB) is refused.
+//!
+//! Called by [`super::decode`].
 
 use super::mp4_boxes::{be, boxes, child};
 use crate::InputError;
+
+/// Boxes that hold boxes, as far as symphonia reads them for audio.
+const CONTAINERS: &[&[u8; 4]] = &[
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta", b"moof", b"traf", b"mvex",
+];
+
+/// Whether a box in `data`, or in a container within it, declares a 64-bit size of 2^62 or more.
+/// Walks headers only, following each box's size while it stays within `data`.
+fn has_absurd_size(data: &[u8], depth: usize) -> bool {
+    let mut at = 0usize;
+    while let (Some(size), Some(kind)) = (be(data, at, 4), data.get(at + 4..at + 8)) {
+        let (header, size) = match size {
+            1 => match be(data, at + 8, 8) {
+                Some(large) if large >= 1 << 62 => return true,
+                Some(large) => (16, large),
+                None => return false,
+            },
+            0 => (8, (data.len() - at) as u64),
+            n => (8, n),
+        };
+        let end = usize::try_from(size).ok().and_then(|s| at.checked_add(s));
+        let body = data.get(at + header..end.unwrap_or(data.len()).min(data.len()));
+        if depth < 8
+            && CONTAINERS.iter().any(|c| c.as_slice() == kind)
+            && body.is_some_and(|b| has_absurd_size(b, depth + 1))
+        {
+            return true;
+        }
+        match end {
+            Some(end) if end > at && end <= data.len() => at = end,
+            _ => return false,
+        }
+    }
+    false
+}
 
 /// Sample-table boxes: (type, bytes per entry, offset of the entry count in the payload).
 const TABLES: &[(&[u8; 4], u64, usize)] = &[
@@ -23,6 +63,12 @@ const TABLES: &[(&[u8; 4], u64, usize)] = &[
 pub fn check(bytes: &[u8]) -> Result<(), InputError> {
     if bytes.get(4..8) != Some(b"ftyp") {
         return Ok(());
+    }
+    if has_absurd_size(bytes, 0) {
+        return Err(InputError::new(
+            "audio_corrupt",
+            "an MP4 box declares a size of 2^62 bytes or more",
+        ));
     }
     let Some(moov) = child(bytes, b"moov") else {
         return Ok(());
