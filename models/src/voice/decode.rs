@@ -327,9 +327,11 @@ mod tests {
     }
 
     #[test]
-    fn an_mp4_box_size_near_2_pow_64_is_refused() {
+    fn an_mp4_box_larger_than_its_container_is_refused() {
         let wraps = include_bytes!("../../../fuzz/seeds/audio_decode/size_overflow.m4a");
         assert_eq!(code(wraps), "audio_corrupt");
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/hdlr_oom.m4a");
+        assert_eq!(code(bomb), "audio_corrupt");
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! - it sizes sample tables from the entry count a box declares (`Vec::with_capacity(count)`), so
 //!   a 2 KB file whose `stco` says 1.7 billion entries asks for 6.9 GB
 //!   (fuzz/seeds/audio_decode/stco_oom.m4a): a table whose entries do not fit in its box is refused;
-//! - it adds a box's 64-bit size to its position unchecked, so a size near 2^64 wraps around
-//!   (a panic with overflow checks, a seek backwards without; fuzz/seeds/audio_decode/size_overflow.m4a):
-//!   a box declaring 2^62 bytes or more (4 EiB) is refused.
+//! - it reads a box's payload into a buffer of the size the box declares, and adds that size to
+//!   its position unchecked, so a box declaring 4 GB in a 2 KB file asks for 4 GB
+//!   (fuzz/seeds/audio_decode/hdlr_oom.m4a) and one declaring nearly 2^64 wraps around
+//!   (fuzz/seeds/audio_decode/size_overflow.m4a): a box larger than its container is refused.
 //!
 //! Called by [`super::decode`].
 
@@ -17,32 +18,32 @@ const CONTAINERS: &[&[u8; 4]] = &[
     b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta", b"moof", b"traf", b"mvex",
 ];
 
-/// Whether a box in `data`, or in a container within it, declares a 64-bit size of 2^62 or more.
-/// Walks headers only, following each box's size while it stays within `data`.
-fn has_absurd_size(data: &[u8], depth: usize) -> bool {
+/// Whether a box in `data`, or in a container within it, declares more bytes than `data` holds
+/// after it. The media data (`mdat`) of a top-level box may run short: that is a truncated file,
+/// which symphonia reads as far as it goes.
+fn box_overflows(data: &[u8], depth: usize) -> bool {
     let mut at = 0usize;
     while let (Some(size), Some(kind)) = (be(data, at, 4), data.get(at + 4..at + 8)) {
         let (header, size) = match size {
             1 => match be(data, at + 8, 8) {
-                Some(large) if large >= 1 << 62 => return true,
                 Some(large) => (16, large),
                 None => return false,
             },
             0 => (8, (data.len() - at) as u64),
             n => (8, n),
         };
-        let end = usize::try_from(size).ok().and_then(|s| at.checked_add(s));
-        let body = data.get(at + header..end.unwrap_or(data.len()).min(data.len()));
+        let room = (data.len() - at) as u64;
+        if size > room || size < header {
+            return !(depth == 0 && kind == b"mdat") && size > room;
+        }
+        let end = at + size as usize;
         if depth < 8
             && CONTAINERS.iter().any(|c| c.as_slice() == kind)
-            && body.is_some_and(|b| has_absurd_size(b, depth + 1))
+            && box_overflows(&data[at + header as usize..end], depth + 1)
         {
             return true;
         }
-        match end {
-            Some(end) if end > at && end <= data.len() => at = end,
-            _ => return false,
-        }
+        at = end;
     }
     false
 }
@@ -64,10 +65,10 @@ pub fn check(bytes: &[u8]) -> Result<(), InputError> {
     if bytes.get(4..8) != Some(b"ftyp") {
         return Ok(());
     }
-    if has_absurd_size(bytes, 0) {
+    if box_overflows(bytes, 0) {
         return Err(InputError::new(
             "audio_corrupt",
-            "an MP4 box declares a size of 2^62 bytes or more",
+            "an MP4 box declares more bytes than its container holds",
         ));
     }
     let Some(moov) = child(bytes, b"moov") else {
