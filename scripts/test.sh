@@ -10,8 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/soyl-target}
 scripts/setup-ort.sh
-# Python tools some tests drive: the OpenAPI validator.
-python3 -m pip install -q --disable-pip-version-check openapi-spec-validator
+# Python tools some tests drive: the OpenAPI validator, and schemathesis (tests/contract.rs).
+python3 -m pip install -q --disable-pip-version-check openapi-spec-validator schemathesis
 # The AWS-backend tests run against a local AWS emulator (they skip without it, except in CI).
 command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
 # pip puts console scripts in the interpreter's scripts folder, which (under pyenv, say) may not

@@ -219,9 +219,25 @@ pub struct Input {
 #[serde(default, deny_unknown_fields)]
 pub struct FaceOptions {
     /// Faces smaller than this many pixels on their shorter side are dropped.
+    #[serde(deserialize_with = "whole_number")]
     pub min_face_px: u32,
     /// At most this many faces per image are analysed (the most confident first).
+    #[serde(deserialize_with = "whole_number")]
     pub max_faces: u32,
+}
+
+/// A `u32` written as any JSON number with no fraction (`20` or `20.0`): JSON Schema, and so the
+/// OpenAPI document, counts both as integers.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Error> {
+    let x = f64::deserialize(d)?;
+    if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) {
+        Ok(x as u32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected a whole number from 0 to {}, got {x}",
+            u32::MAX
+        )))
+    }
 }
 
 impl Default for FaceOptions {

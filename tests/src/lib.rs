@@ -7,7 +7,9 @@
 pub mod backends;
 pub mod bulk_media;
 pub mod echo;
+pub mod latency;
 pub mod moto;
+pub mod proc_stats;
 pub mod worker;
 
 use serde_json::Value;
@@ -141,6 +143,18 @@ impl Server {
             data_dir: PathBuf::new(),
             log: log.to_path_buf(),
         }
+    }
+
+    /// The server's process id (None once killed or terminated).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The server's peak resident memory so far, in bytes (see [`proc_stats::peak_rss_bytes`]).
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let pid = self.pid().expect("the server is running");
+        proc_stats::peak_rss_bytes(pid)
+            .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status (Linux only)"))
     }
 
     /// SIGKILL: no chance to drain or release anything.

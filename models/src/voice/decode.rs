@@ -5,13 +5,15 @@
 
 use crate::InputError;
 use std::io::Cursor;
+use std::sync::OnceLock;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::probe::{Hint, Probe};
+use symphonia::default::formats::{FlacReader, IsoMp4Reader, MpaReader, OggReader, WavReader};
 
 /// What audio the service accepts. Operators set these per deployment; inputs outside them fail
 /// with a code, never by exhausting memory or time.
@@ -72,15 +74,18 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
             "the audio input is empty (0 bytes)",
         ));
     }
-    if let Some(channels) = super::wav_header::wav_channels(bytes) {
-        check_channels(u32::from(channels), limits)?;
+    super::mp4_tables::check(bytes)?;
+    super::flac_metadata::check(bytes)?;
+    if let Some(format) = super::wav_header::wav_format(bytes) {
+        check_channels(u32::from(format.channels), limits)?;
+        check_rate(format.sample_rate, limits)?;
     }
     let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
     let options = FormatOptions {
         enable_gapless: true,
         ..Default::default()
     };
-    let probed = symphonia::default::get_probe()
+    let probed = probe()
         .format(&Hint::new(), source, &options, &MetadataOptions::default())
         .map_err(|e| match e {
             SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => InputError::new(
@@ -100,15 +105,7 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
     let rate = params
         .sample_rate
         .ok_or_else(|| corrupt("the audio track declares no sample rate"))?;
-    if !(limits.min_rate..=limits.max_rate).contains(&rate) {
-        return Err(InputError::new(
-            "audio_sample_rate_unsupported",
-            format!(
-                "sample rate {rate} Hz is outside the accepted {}..{} Hz",
-                limits.min_rate, limits.max_rate
-            ),
-        ));
-    }
+    check_rate(rate, limits)?;
     if let Some(channels) = params.channels {
         check_channels(channels.count() as u32, limits)?;
     }
@@ -212,6 +209,22 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
     })
 }
 
+/// The containers soyl accepts, and only those: symphonia's default probe also scans for raw
+/// ADTS AAC, whose reader panics (an integer underflow in symphonia-codec-aac 0.5.5's frame
+/// header parsing) on bytes found by fuzzing (fuzz/seeds/audio_decode/adts_underflow).
+fn probe() -> &'static Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let mut probe = Probe::default();
+        probe.register_all::<WavReader>();
+        probe.register_all::<FlacReader>();
+        probe.register_all::<MpaReader>();
+        probe.register_all::<OggReader>();
+        probe.register_all::<IsoMp4Reader>();
+        probe
+    })
+}
+
 /// Drops encoder priming and padding as an MP4 edit list says.
 fn apply_edit(samples: &mut Vec<f32>, edit: super::mp4_edit::Edit, rate: u32) {
     let to_samples = |s: f64| (s * f64::from(rate)).round().max(0.0) as usize;
@@ -234,6 +247,19 @@ fn check_channels(channels: u32, limits: &AudioLimits) -> Result<(), InputError>
     Ok(())
 }
 
+fn check_rate(rate: u32, limits: &AudioLimits) -> Result<(), InputError> {
+    if !(limits.min_rate..=limits.max_rate).contains(&rate) {
+        return Err(InputError::new(
+            "audio_sample_rate_unsupported",
+            format!(
+                "sample rate {rate} Hz is outside the accepted {}..{} Hz",
+                limits.min_rate, limits.max_rate
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn too_long(why: String, limits: &AudioLimits) -> InputError {
     InputError::new(
         "audio_too_long",
@@ -242,4 +268,75 @@ fn too_long(why: String, limits: &AudioLimits) -> InputError {
             limits.max_duration_s
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PCM WAV whose `fmt ` chunk says `channels`, `rate`, `block_align` and `bits`, followed by
+    /// `data` (the hostile-corpus shapes, tests/hostile/make_corpus.py).
+    fn wav(channels: u16, rate: u32, block_align: u16, bits: u16, data: &[u8]) -> Vec<u8> {
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0");
+        out.extend_from_slice(&channels.to_le_bytes());
+        out.extend_from_slice(&rate.to_le_bytes());
+        out.extend_from_slice(&(rate * u32::from(block_align)).to_le_bytes());
+        out.extend_from_slice(&block_align.to_le_bytes());
+        out.extend_from_slice(&bits.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn code(bytes: &[u8]) -> &'static str {
+        match decode(bytes, &AudioLimits::default()) {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn absurd_wav_headers_fail_with_codes_instead_of_panicking() {
+        assert_eq!(
+            code(&wav(1, 0, 2, 16, &[0; 64])),
+            "audio_sample_rate_unsupported"
+        );
+        assert_eq!(
+            code(&wav(1, 1, 2, 16, &[0; 64])),
+            "audio_sample_rate_unsupported"
+        );
+        assert_eq!(code(&wav(1, 16_000, 0, 16, &[0; 64])), "audio_corrupt");
+        assert_eq!(code(&wav(0, 16_000, 2, 16, &[0; 64])), "audio_corrupt");
+        assert_eq!(code(&wav(1, 16_000, 2, 0, &[0; 64])), "audio_corrupt");
+        assert_eq!(code(&wav(1, 16_000, 2, 16, &[0; 64])), "ok");
+    }
+
+    #[test]
+    fn an_mp4_table_larger_than_its_box_is_refused_before_allocating() {
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/stco_oom.m4a");
+        assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
+    fn a_flac_comment_longer_than_its_block_is_refused_before_allocating() {
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/comment_oom.flac");
+        assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
+    fn an_mp4_box_larger_than_its_container_is_refused() {
+        let wraps = include_bytes!("../../../fuzz/seeds/audio_decode/size_overflow.m4a");
+        assert_eq!(code(wraps), "audio_corrupt");
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/hdlr_oom.m4a");
+        assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
+    fn raw_adts_is_not_probed() {
+        let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
+        assert_eq!(code(adts), "media_unrecognized");
+    }
 }

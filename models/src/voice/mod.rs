@@ -9,7 +9,10 @@
 
 pub mod arousal;
 pub mod decode;
+mod flac_metadata;
+mod mp4_boxes;
 mod mp4_edit;
+mod mp4_tables;
 mod pitch;
 pub mod prosody;
 pub mod resample;

@@ -3,6 +3,8 @@
 //! box says which span is the recording. Without it an M4A decodes ~50-120 ms longer than the same
 //! audio in WAV, and every timestamp is shifted. Called by [`super::decode`] for MP4 files.
 
+use super::mp4_boxes::{be, boxes, child};
+
 /// The span of the first audio track that is the recording, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Edit {
@@ -32,34 +34,6 @@ pub fn audio_edit(bytes: &[u8]) -> Option<Edit> {
             let elst = child(child(trak, b"edts")?, b"elst")?;
             first_edit(elst, movie_scale, media_scale)
         })
-}
-
-/// `(type, payload)` of each box in `data`, stopping at the first malformed one.
-fn boxes(mut data: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
-    std::iter::from_fn(move || {
-        let size = u32::from_be_bytes(data.get(0..4)?.try_into().ok()?) as u64;
-        let kind: [u8; 4] = data.get(4..8)?.try_into().ok()?;
-        let (header, size) = match size {
-            0 => (8, data.len() as u64),
-            1 => (16, u64::from_be_bytes(data.get(8..16)?.try_into().ok()?)),
-            n => (8, n),
-        };
-        let size = usize::try_from(size).ok()?;
-        let payload = data.get(header..size)?;
-        data = &data[size..];
-        Some((kind, payload))
-    })
-}
-
-fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
-    boxes(data)
-        .find(|(k, _)| k == kind)
-        .map(|(_, payload)| payload)
-}
-
-fn be(data: &[u8], at: usize, len: usize) -> Option<u64> {
-    let bytes = data.get(at..at + len)?;
-    Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
 }
 
 /// Timescale of an `mvhd` or `mdhd` payload (same layout up to it).

@@ -59,6 +59,11 @@ impl Auth {
         }
     }
 
+    /// Whether callers need a key (false with `--auth disabled`).
+    pub fn enabled(&self) -> bool {
+        self.keys.is_some()
+    }
+
     /// Takes one token from the key's bucket, or says how long until one is there.
     fn admit(&self, key_id: &str, rate: f64) -> Result<(), f64> {
         let now = Instant::now();

@@ -138,6 +138,20 @@ impl From<BulkError> for ApiError {
     }
 }
 
+/// A request that is not multipart form data at all (no or a bad content type or boundary).
+impl From<axum::extract::multipart::MultipartRejection> for ApiError {
+    fn from(e: axum::extract::multipart::MultipartRejection) -> Self {
+        ApiError::bad_request("invalid_multipart", e.body_text())
+    }
+}
+
+/// A query string that does not parse into the endpoint's parameters.
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", e.body_text())
+    }
+}
+
 impl From<axum::extract::multipart::MultipartError> for ApiError {
     fn from(e: axum::extract::multipart::MultipartError) -> Self {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -24,8 +24,8 @@ use std::time::Duration;
 /// Accepts a job, as multipart form data (files, texts, options) or JSON (texts, options):
 /// `202 {"job_id", "status", "links"}` with a `Location` header.
 #[utoipa::path(post, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
-    request_body(content((MultipartSubmission = "multipart/form-data"), (JsonSubmission = "application/json"))),
-    params(("Idempotency-Key" = Option<String>, Header, description = "same key + same body: same job; different body: 409")),
+    request_body(content((MultipartSubmission = "multipart/form-data", encoding(("options" = (content_type = "application/json")))), (JsonSubmission = "application/json"))),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^([!-~]([ -~]*[!-~])?)?$", description = "1 to 255 visible ASCII characters (empty: no key); same key + same body: same job; different body: 409")),
     responses((status = 202, description = "accepted", body = Accepted), (status = 400, description = "malformed submission", body = ErrorBody), (status = 409, description = "idempotency key reused with another body", body = ErrorBody), (status = 413, description = "too large: body, text or input count", body = ErrorBody), (status = 415, description = "unsupported content type", body = ErrorBody), (status = 422, description = "invalid options", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody), (status = 503, description = "storage unavailable", body = ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
@@ -65,6 +65,8 @@ pub async fn submit(
     }
     let idempotency_key = headers
         .get("idempotency-key")
+        // An empty header is no key (as if absent), not a bad one.
+        .filter(|v| !v.is_empty())
         .map(|v| {
             v.to_str()
                 .ok()
@@ -127,7 +129,7 @@ pub async fn get_job(
     Path(id): Path<String>,
     query: Result<Query<GetQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(query) = query?;
     // A malformed id is as unknown as a well-formed one that does not exist.
     let id: JobId = id.parse().map_err(|_| ApiError::job_not_found())?;
     let budget = Duration::from_millis(query.wait_ms.min(state.limits.sync_deadline_ms));
@@ -195,7 +197,7 @@ pub struct ListQuery {
     status: Option<String>,
     /// Only jobs of this bulk batch.
     batch_id: Option<String>,
-    /// Page size (default 100, at most 1000).
+    /// Page size: 1 to 1000, default 100.
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -203,13 +205,14 @@ pub struct ListQuery {
 
 /// `GET /v1/jobs?status=&batch_id=&limit=&cursor=`: the caller's jobs, oldest first, paged.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
-    params(("status" = Option<String>, Query, description = "queued|running|succeeded|failed|cancelled"), ("batch_id" = Option<String>, Query, description = "bulk batch"), ("limit" = Option<usize>, Query, description = "1..1000, default 100"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    params(("status" = Option<JobStatus>, Query, description = "only jobs in this status"), ("batch_id" = Option<String>, Query, description = "bulk batch"), ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "page size, default 100"), ("cursor" = Option<String>, Query, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "next_cursor of the previous page")),
     responses((status = 200, description = "a page of jobs", body = JobList), (status = 400, description = "bad query", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit or job quota; see Retry-After", body = ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
     let status = q
         .status
         .as_deref()
@@ -227,10 +230,17 @@ pub async fn list_jobs(
                 "cursor is not a cursor from a previous page",
             )
         })?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit is {limit}; a page holds 1 to 1000 jobs"),
+        ));
+    }
     let filter = ListFilter {
         status,
         batch_id: q.batch_id,
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        limit,
         after,
     };
     let page = state.store.list(&caller.tenant, &filter).await?;

@@ -43,9 +43,30 @@ pub fn check_text(text: &str, max_text_bytes: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads every part, enforcing `max_inputs` and `max_text_bytes`.
+/// Reads every part, enforcing `max_inputs` and `max_text_bytes`. On a refusal the rest of the body
+/// is read and dropped first (it is bounded by `--max-upload-bytes`): a client still sending parts
+/// when the answer comes would otherwise see a reset connection instead of the 4xx and its code.
 pub async fn read(
     mut multipart: Multipart,
+    max_inputs: usize,
+    max_text_bytes: usize,
+) -> Result<Parts, ApiError> {
+    let parts = read_parts(&mut multipart, max_inputs, max_text_bytes).await;
+    if parts.is_err() {
+        drain(&mut multipart).await;
+    }
+    parts
+}
+
+/// Reads and drops what is left of a form, stopping at its end or at the first malformed part.
+async fn drain(multipart: &mut Multipart) {
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
+}
+
+async fn read_parts(
+    multipart: &mut Multipart,
     max_inputs: usize,
     max_text_bytes: usize,
 ) -> Result<Parts, ApiError> {

@@ -114,6 +114,7 @@ pub struct JobList {
 
 /// A text input.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TextInput {
     /// The text (at most `--max-text-bytes`).
     pub text: String,
@@ -121,37 +122,139 @@ pub struct TextInput {
 
 /// JSON submission (texts only; media goes in multipart).
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JsonSubmission {
-    /// Inputs.
+    /// Inputs: 1 to `--max-inputs` (default 16).
+    #[schema(min_items = 1, max_items = 16)]
     pub inputs: Vec<TextInput>,
-    /// `{"modalities", "fuse", "face": {"min_face_px", "max_faces"}, "voice": {"hop_s"},
-    /// "text": {"granularity": "document"|"sentence"}, "priority", "callback_url", "batch_id", "metadata"}`.
-    #[schema(value_type = Option<Object>)]
-    pub options: Option<serde_json::Value>,
+    /// Options.
+    #[schema(required = false)]
+    pub options: JobOptionsView,
 }
 
-/// Multipart submission.
+/// Multipart submission: at least one `file` or `text` part (the document says so with `anyOf`,
+/// see `openapi::AtLeastOneInput`); files and texts together at most `--max-inputs` (default 16).
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MultipartSubmission {
     /// Media files (images, audio), one part each.
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, max_items = 8, required = false)]
     pub file: Vec<String>,
     /// Inline texts, one part each.
+    #[schema(max_items = 8, required = false)]
     pub text: Vec<String>,
-    /// Options as JSON text.
-    pub options: Option<String>,
+    /// Options, as one part of JSON text.
+    #[schema(required = false)]
+    pub options: JobOptionsView,
+}
+
+/// Job options, every field optional; an unknown field is refused (422 `invalid_options`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobOptionsView {
+    /// Analyses to run; all that apply to the inputs when absent.
+    pub modalities: Option<Vec<ModalityName>>,
+    /// Fuse the modalities into one reading (default true).
+    #[schema(required = false, default = true)]
+    pub fuse: bool,
+    /// Face settings.
+    #[schema(required = false)]
+    pub face: FaceOptionsView,
+    /// Voice settings.
+    #[schema(required = false)]
+    pub voice: VoiceOptionsView,
+    /// Text settings.
+    #[schema(required = false)]
+    pub text: TextOptionsView,
+    /// Scheduling class (default `interactive`).
+    #[schema(required = false)]
+    pub priority: PriorityName,
+    /// Where to POST the record when the job ends: `https://` to a public host (`--allow-http-callbacks` for `http://`).
+    #[schema(pattern = "^https://[a-z0-9.-]+\\.[a-z]{2,}(/[a-zA-Z0-9/._-]*)?$")]
+    pub callback_url: Option<String>,
+    /// The bulk batch this job belongs to.
+    pub batch_id: Option<String>,
+    /// Client data, returned as given.
+    #[schema(value_type = Object, required = false)]
+    pub metadata: serde_json::Value,
+}
+
+/// An analysis.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModalityName {
+    /// Faces in images.
+    Face,
+    /// Speech in audio.
+    Voice,
+    /// Text.
+    Text,
+}
+
+/// Scheduling class.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityName {
+    /// A client is waiting.
+    Interactive,
+    /// Reprocessing and backfills.
+    Bulk,
+}
+
+/// Face settings of a job.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaceOptionsView {
+    /// Faces whose shorter side is under this many pixels are dropped (default 20).
+    #[schema(required = false)]
+    pub min_face_px: u32,
+    /// At most this many faces, most confident first (default 32).
+    #[schema(required = false)]
+    pub max_faces: u32,
+}
+
+/// Voice settings of a job.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceOptionsView {
+    /// Seconds between window starts: a quarter of the model's window up to the window (the default).
+    #[schema(required = false)]
+    pub hop_s: f32,
+}
+
+/// Text settings of a job.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextOptionsView {
+    /// `document` (one span, the default) or `sentence`.
+    #[schema(required = false)]
+    pub granularity: GranularityName,
+}
+
+/// What one text reading covers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GranularityName {
+    /// The whole text.
+    Document,
+    /// Each sentence.
+    Sentence,
 }
 
 /// One reading for `/getEmotionState`.
 #[derive(Serialize, ToSchema)]
 pub struct Module {
     /// -1..1, required.
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub valence: f64,
     /// -1..1, optional.
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub arousal: Option<f64>,
     /// 0..1, default 1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
     /// `face`, `voice`, `text` (weighted by modality) or any name (weight 1).
+    #[schema(min_length = 1, max_length = 64)]
     pub source: Option<String>,
 }
 
@@ -159,6 +262,7 @@ pub struct Module {
 #[derive(Serialize, ToSchema)]
 pub struct EmotionStateRequest {
     /// 1 to 64 readings.
+    #[schema(min_items = 1, max_items = 64)]
     pub modules: Vec<Module>,
 }
 
@@ -203,6 +307,7 @@ pub struct AnalyzeTextRequest {
 
 /// `/analyzeFace`, `/analyzeVoice` body.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FileUpload {
     /// The image or audio file.
     #[schema(value_type = String, format = Binary)]

@@ -12,6 +12,7 @@ use super::schema::*;
 use super::wait::until_terminal;
 use super::{multipart, AppState};
 use crate::intake::Submission;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -74,7 +75,8 @@ fn modules(body: &Value) -> Result<Vec<Source>, ApiError> {
             let confidence = number("confidence", 0.0, 1.0)?.unwrap_or(1.0);
             let source = match m.get("source") {
                 None | Some(Value::Null) => format!("module{i}"),
-                Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => s.clone(),
+                // Characters, as the OpenAPI maxLength counts them (not UTF-8 bytes).
+                Some(Value::String(s)) if (1..=64).contains(&s.chars().count()) => s.clone(),
                 Some(_) => {
                     return Err(invalid(
                         field("source"),
@@ -99,9 +101,9 @@ fn modules(body: &Value) -> Result<Vec<Source>, ApiError> {
 pub async fn analyze_face(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    analyze_file(&state, &caller, form, Modality::Face).await
+    analyze_file(&state, &caller, form?, Modality::Face).await
 }
 
 /// `POST /analyzeVoice`: a multipart audio file (WAV, MP3, FLAC, OGG, M4A).
@@ -111,9 +113,9 @@ pub async fn analyze_face(
 pub async fn analyze_voice(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    analyze_file(&state, &caller, form, Modality::Voice).await
+    analyze_file(&state, &caller, form?, Modality::Voice).await
 }
 
 /// `POST /analyzeText`: `{"text": "..."}`.

@@ -1,0 +1,106 @@
+//! A check of the sizes in an MP4/M4A file that symphonia 0.5.5 trusts, before it opens the file
+//! (both found by the `audio_decode` fuzz target):
+//! - it sizes sample tables from the entry count a box declares (`Vec::with_capacity(count)`), so
+//!   a 2 KB file whose `stco` says 1.7 billion entries asks for 6.9 GB
+//!   (fuzz/seeds/audio_decode/stco_oom.m4a): a table whose entries do not fit in its box is refused;
+//! - it reads a box's payload into a buffer of the size the box declares, and adds that size to
+//!   its position unchecked, so a box declaring 4 GB in a 2 KB file asks for 4 GB
+//!   (fuzz/seeds/audio_decode/hdlr_oom.m4a) and one declaring nearly 2^64 wraps around
+//!   (fuzz/seeds/audio_decode/size_overflow.m4a): a box larger than its container is refused.
+//!
+//! Called by [`super::decode`].
+
+use super::mp4_boxes::{be, boxes, child};
+use crate::InputError;
+
+/// Boxes that hold boxes, as far as symphonia reads them for audio.
+const CONTAINERS: &[&[u8; 4]] = &[
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta", b"moof", b"traf", b"mvex",
+];
+
+/// Whether a box in `data`, or in a container within it, declares more bytes than `data` holds
+/// after it. The media data (`mdat`) of a top-level box may run short: that is a truncated file,
+/// which symphonia reads as far as it goes.
+fn box_overflows(data: &[u8], depth: usize) -> bool {
+    let mut at = 0usize;
+    while let (Some(size), Some(kind)) = (be(data, at, 4), data.get(at + 4..at + 8)) {
+        let (header, size) = match size {
+            1 => match be(data, at + 8, 8) {
+                Some(large) => (16, large),
+                None => return false,
+            },
+            0 => (8, (data.len() - at) as u64),
+            n => (8, n),
+        };
+        let room = (data.len() - at) as u64;
+        if size > room || size < header {
+            return !(depth == 0 && kind == b"mdat") && size > room;
+        }
+        let end = at + size as usize;
+        if depth < 8
+            && CONTAINERS.iter().any(|c| c.as_slice() == kind)
+            && box_overflows(&data[at + header as usize..end], depth + 1)
+        {
+            return true;
+        }
+        at = end;
+    }
+    false
+}
+
+/// Sample-table boxes: (type, bytes per entry, offset of the entry count in the payload).
+const TABLES: &[(&[u8; 4], u64, usize)] = &[
+    (b"stco", 4, 4),
+    (b"co64", 8, 4),
+    (b"stsc", 12, 4),
+    (b"stts", 8, 4),
+    (b"ctts", 8, 4),
+    (b"stss", 4, 4),
+    (b"stsz", 4, 8),
+];
+
+/// `Err(audio_corrupt)` when a sample table of any track declares more entries than its box
+/// holds; `Ok` for files that are not MP4 or whose boxes this walk cannot follow.
+pub fn check(bytes: &[u8]) -> Result<(), InputError> {
+    if bytes.get(4..8) != Some(b"ftyp") {
+        return Ok(());
+    }
+    if box_overflows(bytes, 0) {
+        return Err(InputError::new(
+            "audio_corrupt",
+            "an MP4 box declares more bytes than its container holds",
+        ));
+    }
+    let Some(moov) = child(bytes, b"moov") else {
+        return Ok(());
+    };
+    for (_, trak) in boxes(moov).filter(|(kind, _)| kind == b"trak") {
+        let Some(stbl) = child(trak, b"mdia")
+            .and_then(|mdia| child(mdia, b"minf"))
+            .and_then(|minf| child(minf, b"stbl"))
+        else {
+            continue;
+        };
+        for (kind, payload) in boxes(stbl) {
+            let Some(&(_, entry, at)) = TABLES.iter().find(|(k, _, _)| **k == kind) else {
+                continue;
+            };
+            // `stsz` with a constant sample size (non-zero) has no table.
+            if &kind == b"stsz" && be(payload, 4, 4).is_some_and(|size| size != 0) {
+                continue;
+            }
+            let count = be(payload, at, 4).unwrap_or(0);
+            let room = (payload.len() as u64).saturating_sub(at as u64 + 4);
+            if count.saturating_mul(entry) > room {
+                return Err(InputError::new(
+                    "audio_corrupt",
+                    format!(
+                        "the MP4 {} box declares {count} entries but holds {room} bytes",
+                        String::from_utf8_lossy(&kind)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (cargo fuzz, libFuzzer) of the code that reads untrusted bytes: each
+# target of fuzz/ (image decoding, audio decoding, text preprocessing, JSON and multipart
+# submissions) runs for SECONDS (default 20) from its committed seeds (fuzz/seeds/<target>) plus
+# the corpus it grew before (fuzz/corpus/<target>, not committed). A crash, a panic, a leak or a
+# run over FUZZ_RSS_MB of memory fails the script; libFuzzer saves the input under
+# fuzz/artifacts/<target>/ (replay: cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...).
+#
+#   scripts/fuzz.sh            # CI: 20 s per target
+#   scripts/fuzz.sh 600        # a longer hunt
+#
+# cargo fuzz needs nightly (-Z sanitizer); with no nightly toolchain the stable one is used with
+# RUSTC_BOOTSTRAP=1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-20}
+rss_mb=${FUZZ_RSS_MB:-2048}
+export CARGO_TARGET_DIR=${SOYL_FUZZ_TARGET_DIR:-$HOME/.cache/soyl-fuzz-target}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+if rustup toolchain list | grep -q '^nightly'; then
+  fuzz=(cargo +nightly fuzz)
+else
+  export RUSTC_BOOTSTRAP=1
+  fuzz=(cargo fuzz)
+fi
+cd "$root/fuzz"
+"${fuzz[@]}" build
+logs=$(mktemp -d)
+for target in $("${fuzz[@]}" list); do
+  mkdir -p "corpus/$target"
+  if ! "${fuzz[@]}" run "$target" "corpus/$target" "seeds/$target" -- \
+      -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" \
+      -print_final_stats=1 >"$logs/$target.log" 2>&1; then
+    tail -50 "$logs/$target.log"
+    echo "fuzz: $target failed; the input is in fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$target.log")
+  cov=$(grep -o 'cov: [0-9]*' "$logs/$target.log" | tail -1)
+  echo "fuzz: $target ${seconds}s ${execs:-?} execs ${cov:-}"
+done
