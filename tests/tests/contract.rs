@@ -14,8 +14,11 @@ fn examples() -> String {
 
 /// Runs schemathesis against `server`, with `headers`; panics with its report on any failure.
 fn schemathesis(server: &Server, headers: &[String]) {
+    let config = soyl_tests::repo_root().join("tests/contract/schemathesis.toml");
     let mut command = Command::new("schemathesis");
     command
+        .arg("--config-file")
+        .arg(config)
         // It keeps a cache of failures in its working directory: the server's, not the checkout.
         .current_dir(&server.data_dir)
         .arg("run")
