@@ -263,7 +263,7 @@ async fn poll(
 }
 
 /// One receive round for up to `slots` messages: the first queue of this round without waiting,
-/// then the other for the slots left; when both are empty, a long poll on the first queue.
+/// then the other for the slots left; when both are empty, a long poll on the interactive queue.
 async fn receive_round(
     shared: &Shared,
     round: u64,
@@ -278,9 +278,9 @@ async fn receive_round(
     };
     let bulk_first = shared.config.queue_weights.bulk_first(round);
     let order = if bulk_first {
-        [bulk, interactive]
+        [bulk.clone(), interactive.clone()]
     } else {
-        [interactive, bulk]
+        [interactive.clone(), bulk.clone()]
     };
     // Bulk messages are taken only while the bulk cap leaves room.
     let cap = |queue: &Arc<dyn JobQueue>, wanted: usize| {
@@ -307,24 +307,17 @@ async fn receive_round(
         }
     }
     if received.is_empty() {
-        // Idle: wait on the queue this round favours (interactive when bulk is at its cap); the
-        // other is looked at again next round.
-        let wait_on = if cap(&order[0], slots) > 0 {
-            &order[0]
-        } else {
-            &order[1]
-        };
-        let wanted = cap(wait_on, slots);
+        // Idle: long-poll the interactive queue whichever queue this round favours, so an
+        // interactive job never waits out a long poll of the bulk queue (that cost up to the
+        // whole receive wait of queueing). Bulk work is looked at again next round: within the
+        // receive wait after an idle spell, at once while bulk jobs keep arriving.
         // While bulk is at its cap, wait only briefly, so a freed bulk slot is refilled promptly.
-        let bulk_capped = cap(&order[0], slots) == 0 || cap(&order[1], slots) == 0;
-        let wait = if bulk_capped {
+        let wait = if cap(&bulk, slots) == 0 {
             shared.config.receive_wait.min(Duration::from_millis(20))
         } else {
             shared.config.receive_wait
         };
-        if wanted > 0 {
-            received = tag(wait_on, wait_on.receive(wanted, wait).await?);
-        }
+        received = tag(&interactive, interactive.receive(slots, wait).await?);
     }
     Ok(received)
 }
