@@ -74,9 +74,10 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
             "the audio input is empty (0 bytes)",
         ));
     }
-    super::mp4_tables::check(bytes)?;
-    super::flac_metadata::check(bytes)?;
-    if let Some(format) = super::wav_header::wav_format(bytes) {
+    let container = super::container::start(bytes)?;
+    super::mp4_tables::check(container)?;
+    super::flac_metadata::check(container)?;
+    if let Some(format) = super::wav_header::wav_format(container) {
         check_channels(u32::from(format.channels), limits)?;
         check_rate(format.sample_rate, limits)?;
     }
@@ -332,6 +333,12 @@ mod tests {
         assert_eq!(code(wraps), "audio_corrupt");
         let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/hdlr_oom.m4a");
         assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
+    fn a_container_behind_junk_is_not_searched_for() {
+        let buried = include_bytes!("../../../fuzz/seeds/audio_decode/buried_flac");
+        assert_eq!(code(buried), "media_unrecognized");
     }
 
     #[test]
