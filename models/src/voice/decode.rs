@@ -5,15 +5,11 @@
 
 use crate::InputError;
 use std::io::Cursor;
-use std::sync::OnceLock;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::{Hint, Probe};
-use symphonia::default::formats::{FlacReader, IsoMp4Reader, MpaReader, OggReader, WavReader};
 
 /// What audio the service accepts. Operators set these per deployment; inputs outside them fail
 /// with a code, never by exhausting memory or time.
@@ -74,27 +70,28 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
             "the audio input is empty (0 bytes)",
         ));
     }
-    super::mp4_tables::check(bytes)?;
-    super::flac_metadata::check(bytes)?;
-    if let Some(format) = super::wav_header::wav_format(bytes) {
+    let (kind, container) = super::container::start(bytes)?;
+    super::mp4_tables::check(container)?;
+    super::flac_metadata::check(container)?;
+    if let Some(format) = super::wav_header::wav_format(container) {
         check_channels(u32::from(format.channels), limits)?;
         check_rate(format.sample_rate, limits)?;
     }
-    let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    let source = MediaSourceStream::new(
+        Box::new(Cursor::new(container.to_vec())),
+        Default::default(),
+    );
     let options = FormatOptions {
         enable_gapless: true,
         ..Default::default()
     };
-    let probed = probe()
-        .format(&Hint::new(), source, &options, &MetadataOptions::default())
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => InputError::new(
-                "media_unrecognized",
-                "not a recognised audio format (accepted: WAV, FLAC, MP3, Ogg Vorbis, AAC in MP4/M4A)",
-            ),
-            other => corrupt(other),
-        })?;
-    let mut format = probed.format;
+    let mut format = super::container::open(kind, source, &options).map_err(|e| match e {
+        SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => InputError::new(
+            "media_unrecognized",
+            "not a recognised audio format (accepted: WAV, FLAC, MP3, Ogg Vorbis, AAC in MP4/M4A)",
+        ),
+        other => corrupt(other),
+    })?;
     let track = format
         .tracks()
         .iter()
@@ -209,22 +206,6 @@ pub fn decode(bytes: &[u8], limits: &AudioLimits) -> Result<Decoded, InputError>
     })
 }
 
-/// The containers soyl accepts, and only those: symphonia's default probe also scans for raw
-/// ADTS AAC, whose reader panics (an integer underflow in symphonia-codec-aac 0.5.5's frame
-/// header parsing) on bytes found by fuzzing (fuzz/seeds/audio_decode/adts_underflow).
-fn probe() -> &'static Probe {
-    static PROBE: OnceLock<Probe> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        let mut probe = Probe::default();
-        probe.register_all::<WavReader>();
-        probe.register_all::<FlacReader>();
-        probe.register_all::<MpaReader>();
-        probe.register_all::<OggReader>();
-        probe.register_all::<IsoMp4Reader>();
-        probe
-    })
-}
-
 /// Drops encoder priming and padding as an MP4 edit list says.
 fn apply_edit(samples: &mut Vec<f32>, edit: super::mp4_edit::Edit, rate: u32) {
     let to_samples = |s: f64| (s * f64::from(rate)).round().max(0.0) as usize;
@@ -332,6 +313,14 @@ mod tests {
         assert_eq!(code(wraps), "audio_corrupt");
         let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/hdlr_oom.m4a");
         assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
+    fn a_container_behind_junk_is_not_searched_for() {
+        let buried = include_bytes!("../../../fuzz/seeds/audio_decode/buried_flac");
+        assert_eq!(code(buried), "media_unrecognized");
+        let behind_sync = include_bytes!("../../../fuzz/seeds/audio_decode/flac_behind_mpeg_sync");
+        assert_ne!(code(behind_sync), "ok");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! natural speech. The prosody and its arousal estimate do not depend on it.
 
 pub mod arousal;
+mod container;
 pub mod decode;
 mod flac_metadata;
 mod mp4_boxes;
