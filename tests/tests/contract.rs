@@ -29,7 +29,10 @@ fn schemathesis(server: &Server, headers: &[String]) {
         // request past that bound can still be valid, and "schema-violating request accepted"
         // would flag it. Every other check runs.
         .args(["--exclude-checks", "negative_data_rejection"])
-        .args(["--seed", "1", "--no-shrink", "--workers", "2"])
+        // One worker: with several threads, CPython 3.11's parser intermittently fails inside
+        // hypothesis ("AST constructor recursion depth mismatch"), an error of the tool, not of
+        // the API.
+        .args(["--seed", "1", "--no-shrink", "--workers", "1"])
         .args(["--request-timeout", "30", "--max-failures", "20"])
         .env("NO_COLOR", "1");
     for header in headers {
