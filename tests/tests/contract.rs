@@ -28,7 +28,9 @@ fn schemathesis(server: &Server, headers: &[String]) {
         // state per multipart part; it gives each kind a bound that is always safe (8), so a
         // request past that bound can still be valid, and "schema-violating request accepted"
         // would flag it. Every other check runs.
-        .args(["--exclude-checks", "negative_data_rejection"])
+        // DELETE /v1/jobs/{id} cancels: the record stays readable as `cancelled` (a client must
+        // see that its job was cancelled), so "deleted resource still available" does not apply.
+        .args(["--exclude-checks", "negative_data_rejection,use_after_free"])
         // One worker: with several threads, CPython 3.11's parser intermittently fails inside
         // hypothesis ("AST constructor recursion depth mismatch"), an error of the tool, not of
         // the API.
