@@ -1,8 +1,10 @@
 //! Crash, many times: a `soyl api` process takes a steady stream of face jobs while `soyl worker`
 //! processes on the same backend are SIGKILLed mid-batch, one after another, each replaced by a
-//! fresh one (each kill right after a burst of jobs, so it lands mid-batch). Every accepted job ends in exactly one terminal state (one terminal transition in
-//! all the workers' logs together), and work interrupted by a kill finishes within the restart,
-//! the visibility timeout and its processing time. On both backends.
+//! fresh one that runs for the visibility timeout and a moment more before its own kill (which
+//! comes right after a burst of jobs, so it lands mid-batch). Every accepted job ends in exactly
+//! one terminal state (one terminal transition in all the workers' logs together), succeeded,
+//! and work interrupted by a kill finishes within the restart, the visibility timeout and its
+//! processing time. On both backends.
 //!
 //! CI kills the worker 5 times per backend; `SOYL_FULL=1` kills it 20 times.
 
@@ -17,6 +19,8 @@ use time::OffsetDateTime;
 const VISIBILITY: Duration = Duration::from_secs(2);
 /// Jobs submitted at once right before each kill.
 const BURST: usize = 6;
+/// How long each worker runs beyond the visibility timeout before its burst and kill.
+const LIFETIME: Duration = Duration::from_millis(1500);
 /// Allowance for running a redelivered job behind the backlog on a shared 2-core machine.
 const PROCESSING: Duration = Duration::from_secs(15);
 /// A kill this soon after a job's terminal write may beat the log line that reports it.
@@ -55,6 +59,20 @@ async fn wait_for_claim(log: &Path) {
         assert!(Instant::now() < deadline, "worker claimed nothing");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Every worker log line that names job `id`, prefixed with its log's file name.
+fn log_lines_of(logs: &[&Path], id: &str) -> String {
+    let mut lines = Vec::new();
+    for log in logs {
+        let name = log.file_name().unwrap_or_default().to_string_lossy();
+        for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+            if line.contains(id) {
+                lines.push(format!("{name}: {line}"));
+            }
+        }
+    }
+    lines.join("\n")
 }
 
 fn timestamp(job: &Value, field: &str) -> OffsetDateTime {
@@ -99,6 +117,10 @@ async fn repeated_sigkill_loses_and_doubles_nothing(args: Vec<String>, env: Vec<
         if let Some(previous) = kills.last_mut() {
             previous.restart = restart;
         }
+        // Each worker lives at least the visibility timeout plus a moment, so the work the
+        // previous kill interrupted comes back to it and can finish (a crash loop faster than
+        // the visibility timeout finishes nothing, and is the poison case: see `poison`).
+        tokio::time::sleep(VISIBILITY + LIFETIME).await;
         wait_for_claim(&logs[k]).await;
         // A burst just before the kill, so it lands with a batch in flight however fast the
         // stream's jobs run; the moment within the batch varies from one kill to the next.
@@ -130,7 +152,12 @@ async fn repeated_sigkill_loses_and_doubles_nothing(args: Vec<String>, env: Vec<
     let mut unlogged = 0;
     let mut worst = Duration::ZERO;
     for (id, job) in ids.iter().zip(&jobs) {
-        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(
+            job["status"],
+            "succeeded",
+            "{job}\nits log lines:\n{}",
+            log_lines_of(&logs, id)
+        );
         let finished = timestamp(job, "finished_at");
         // One terminal transition in the logs; none only when the kill came between the write
         // and its log line (the job finished at most LOG_WINDOW before a kill).

@@ -226,6 +226,10 @@ async fn poll(
                 Err(_) => break,
             }
         }
+        // Leases of this round's jobs run from before the receive, so each ends no later than its
+        // message's invisibility: a message redelivered after a crash then finds its lease gone
+        // and is claimed, instead of spending one of its receives on a `Busy` release.
+        let asked = OffsetDateTime::now_utc();
         let received = tokio::select! {
             r = receive_round(&shared, round, permits.len()) => r,
             _ = shutdown.wait_for(|s| *s) => break,
@@ -240,7 +244,7 @@ async fn poll(
                     let span = tracing::info_span!("job", job_id = %delivery.message.job_id);
                     tasks.spawn(
                         async move {
-                            handle(&shared, &queue, delivery).await;
+                            handle(&shared, &queue, delivery, asked).await;
                             drop(bulk);
                             drop(permit);
                         }
@@ -353,8 +357,14 @@ fn tag(queue: &Arc<dyn JobQueue>, deliveries: Vec<Delivery>) -> Vec<(Arc<dyn Job
 }
 
 /// Drives one delivery to an ack, a release, or (lease lost) nothing. `queue` is the queue the
-/// delivery came from: its receipt is only valid there.
-async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) {
+/// delivery came from: its receipt is only valid there. `asked` is when the receive that got it
+/// was sent.
+async fn handle(
+    shared: &Shared,
+    queue: &Arc<dyn JobQueue>,
+    delivery: Delivery,
+    asked: OffsetDateTime,
+) {
     let ports = &shared.ports;
     let id = delivery.message.job_id;
     let holder = format!(
@@ -364,7 +374,7 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
     );
     let lease = Lease {
         holder: holder.clone(),
-        expires_at: OffsetDateTime::now_utc() + shared.config.lease,
+        expires_at: lease_end(asked, shared.config.lease),
     };
     let retry = shared.config.retry;
     let job = match retry
@@ -465,6 +475,15 @@ async fn handle(shared: &Shared, queue: &Arc<dyn JobQueue>, delivery: Delivery) 
         }
         Err(Failure::Abandoned) => abandoned(shared, queue, &delivery, &holder, &job).await,
     }
+}
+
+/// Where a new lease ends: `lease` after the receive was sent (so no later than the message's
+/// invisibility, which started when the queue answered), but at least half of `lease` from now
+/// (a long poll answers when a message arrives, which may be late in its wait), so the heartbeat
+/// (every third of `lease`) renews it before it lapses.
+fn lease_end(asked: OffsetDateTime, lease: Duration) -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    (asked + lease).max(now + lease / 2)
 }
 
 /// Starts the webhook of a job that just ended, after its message was acked (off the result
