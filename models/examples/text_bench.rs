@@ -116,6 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         device: DeviceChoice::Auto,
         intra_threads: 0,
         spinning: false,
+        preprocess_threads: 0,
     })?;
     let repo = Repository::load(&repo_dir)?;
     println!(

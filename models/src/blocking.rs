@@ -1,16 +1,63 @@
 //! Helpers every pipeline shares for leaving the async runtime and coming back: CPU-heavy steps
-//! (image decoding, cropping, tokenization) run on tokio's blocking pool, and lane errors shared
-//! across a batch become owned errors again. Used by every pipeline.
+//! (image decoding, cropping, tokenization) run on tokio's blocking pool, at most one per core at
+//! a time ([`Preprocess`]), and lane errors shared across a batch become owned errors again. Used
+//! by every pipeline.
 
 use crate::{InputError, ModelError};
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Code for a media decoder (image or audio) that panicked on an input.
 pub(crate) const DECODER_CRASHED: &str = "media_decoder_crashed";
 
+/// The process's preprocessing capacity: CPU-heavy steps of every pipeline run on tokio's
+/// blocking pool, at most `threads` at once, first come first served. Without the bound, every
+/// job in flight decodes at once (tokio's pool grows to 512 threads): the cores thrash between
+/// decoders, and each holds its whole decoded image (9.4 MB of RGB for a 2048x1536 photo) until
+/// all of them finish. Cheap to clone; one per [`crate::Runtime`].
+#[derive(Debug, Clone)]
+pub struct Preprocess {
+    permits: Arc<Semaphore>,
+    threads: usize,
+}
+
+impl Preprocess {
+    /// At most `threads` steps at once (0: one per available core).
+    pub fn new(threads: usize) -> Self {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        Preprocess {
+            permits: Arc::new(Semaphore::new(threads)),
+            threads,
+        }
+    }
+
+    /// Steps that may run at once.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `f` on the blocking pool once a thread is free (see [`blocking`]).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        crash_code: &'static str,
+        f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
+    ) -> Result<T, ModelError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the preprocessing semaphore is never closed; this is a bug");
+        blocking(crash_code, f).await
+    }
+}
+
 /// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder or tokenizer bug on
 /// hostile input) becomes an input error with `crash_code` instead of taking the worker down.
-pub(crate) async fn blocking<T: Send + 'static>(
+async fn blocking<T: Send + 'static>(
     crash_code: &'static str,
     f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
 ) -> Result<T, ModelError> {

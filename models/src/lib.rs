@@ -25,6 +25,7 @@ pub mod tensor_lane;
 pub mod text;
 pub mod voice;
 
+pub use blocking::Preprocess;
 pub use error::{InputError, ModelError};
 pub use lane::{Batched, CancelToken, Lane, LaneConfig, LaneStats};
 pub use repository::Repository;

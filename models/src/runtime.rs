@@ -58,6 +58,9 @@ pub struct RuntimeOptions {
     /// Whether idle intra-op threads spin before sleeping (ONNX Runtime's default is yes). Off,
     /// they leave the cores to image and audio decoding between batches.
     pub spinning: bool,
+    /// CPU preprocessing steps (decode, resize, tokenize) that run at once across every pipeline
+    /// (0: one per available core).
+    pub preprocess_threads: usize,
 }
 
 /// The loaded ONNX Runtime: its environment, the library path, and the device policy. Cheap to clone.
@@ -70,6 +73,7 @@ struct Inner {
     env: ort::environment::Environment,
     library: PathBuf,
     options: RuntimeOptions,
+    preprocess: crate::Preprocess,
     /// Set once a session under `auto` failed to get CUDA, so later sessions go straight to CPU.
     cuda_failed: AtomicBool,
 }
@@ -102,10 +106,16 @@ impl Runtime {
             inner: Arc::new(Inner {
                 env,
                 library,
+                preprocess: crate::Preprocess::new(options.preprocess_threads),
                 options,
                 cuda_failed: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// The preprocessing capacity every pipeline on this runtime shares.
+    pub fn preprocess(&self) -> &crate::Preprocess {
+        &self.inner.preprocess
     }
 
     /// Path of the library in use.

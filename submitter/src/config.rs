@@ -240,6 +240,10 @@ pub struct InferenceArgs {
     /// Off by default: spinning threads take the cores that decode images and audio.
     #[arg(long, env = "SOYL_ORT_SPIN")]
     pub ort_spin: bool,
+    /// Media decoding, resizing and tokenization steps run at once across all jobs (0: one per
+    /// core). Jobs beyond it wait their turn, holding only their encoded bytes.
+    #[arg(long, env = "SOYL_PREPROCESS_THREADS", default_value_t = 0)]
+    pub preprocess_threads: usize,
     /// Override every lane's maximum batch size (default: each model's manifest).
     #[arg(long, env = "SOYL_MAX_BATCH")]
     pub max_batch: Option<usize>,

@@ -26,6 +26,7 @@ pub fn pipelines() -> Arc<Pipelines> {
                 device: DeviceChoice::Cpu,
                 intra_threads: 0,
                 spinning: false,
+                preprocess_threads: 0,
             })
             .expect("onnxruntime");
             let repo = Repository::load(&crate::repo_root().join("models/repository"))

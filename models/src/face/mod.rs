@@ -8,7 +8,7 @@ pub mod luma;
 pub mod resize;
 
 use crate::affect::{read_scores, round4, Reading};
-use crate::blocking::{blocking, unshare, DECODER_CRASHED};
+use crate::blocking::{unshare, Preprocess, DECODER_CRASHED};
 use crate::image_input::{self, ImageLimits};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{Manifest, Task};
@@ -66,6 +66,7 @@ pub struct FacePipeline {
     boxes_index: usize,
     limits: ImageLimits,
     device: Device,
+    preprocess: Preprocess,
 }
 
 impl FacePipeline {
@@ -111,6 +112,7 @@ impl FacePipeline {
             boxes_index,
             limits,
             device,
+            preprocess: runtime.preprocess().clone(),
         }))
     }
 
@@ -146,12 +148,14 @@ impl FacePipeline {
         let det = self.detector_manifest.clone();
         let limits = self.limits.clone();
         let preprocess_started = std::time::Instant::now();
-        let (width, height, tensor, gray) = blocking(DECODER_CRASHED, move || {
-            let img = image_input::decode(bytes.as_ref(), &limits)?;
-            let tensor = detect::to_tensor(&img, det.image());
-            Ok((img.width(), img.height(), tensor, luma::to_luma8(&img)))
-        })
-        .await?;
+        let (width, height, tensor, gray) = self
+            .preprocess
+            .run(DECODER_CRASHED, move || {
+                let img = image_input::decode(bytes.as_ref(), &limits)?;
+                let tensor = detect::to_tensor(&img, det.image());
+                Ok((img.width(), img.height(), tensor, luma::to_luma8(&img)))
+            })
+            .await?;
         crate::telemetry::preprocess("face", preprocess_started.elapsed());
 
         let detected = self
@@ -177,13 +181,15 @@ impl FacePipeline {
 
         let emo = self.emotion_manifest.clone();
         let boxes: Vec<BoundingBox> = detections.iter().map(|d| d.bbox).collect();
-        let crops = blocking(DECODER_CRASHED, move || {
-            Ok(boxes
-                .iter()
-                .map(|b| crop::to_tensor(&gray, b, emo.image()))
-                .collect::<Vec<_>>())
-        })
-        .await?;
+        let crops = self
+            .preprocess
+            .run(DECODER_CRASHED, move || {
+                Ok(boxes
+                    .iter()
+                    .map(|b| crop::to_tensor(&gray, b, emo.image()))
+                    .collect::<Vec<_>>())
+            })
+            .await?;
         // join_all polls every `infer` once before awaiting any, so all crops reach the lane together.
         let answers = futures::future::join_all(
             crops

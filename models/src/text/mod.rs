@@ -12,7 +12,7 @@ pub mod spans;
 pub mod tokenize;
 
 use crate::affect::Reading;
-use crate::blocking::{blocking, unshare};
+use crate::blocking::{unshare, Preprocess};
 use crate::face::BatchOverrides;
 use crate::lane::{CancelToken, Lane, LaneConfig};
 use crate::manifest::{Manifest, Task};
@@ -101,6 +101,7 @@ pub struct TextPipeline {
     padding: Arc<PaddingStats>,
     limits: TextLimits,
     device: Device,
+    preprocess: Preprocess,
 }
 
 impl TextPipeline {
@@ -154,6 +155,7 @@ impl TextPipeline {
             padding,
             limits: options.limits,
             device,
+            preprocess: runtime.preprocess().clone(),
         }))
     }
 
@@ -207,13 +209,15 @@ impl TextPipeline {
         }
         let tokenizer = self.tokenizer.clone();
         let preprocess_started = std::time::Instant::now();
-        let spans = blocking(TOKENIZER_CRASHED, move || {
-            spans::split(&text, params.granularity)
-                .into_iter()
-                .map(|span| Ok((span.chars.clone(), tokenizer.chunks(&text[span.bytes])?)))
-                .collect::<Result<Vec<_>, InputError>>()
-        })
-        .await?;
+        let spans = self
+            .preprocess
+            .run(TOKENIZER_CRASHED, move || {
+                spans::split(&text, params.granularity)
+                    .into_iter()
+                    .map(|span| Ok((span.chars.clone(), tokenizer.chunks(&text[span.bytes])?)))
+                    .collect::<Result<Vec<_>, InputError>>()
+            })
+            .await?;
         crate::telemetry::preprocess("text", preprocess_started.elapsed());
 
         let chunks: Vec<(usize, TokenChunk)> = spans

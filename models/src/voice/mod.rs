@@ -28,7 +28,7 @@ pub use prosody::SegmentProsody;
 pub use summary::Summary;
 
 use crate::affect::{read_scores, Reading};
-use crate::blocking::{blocking, unshare, DECODER_CRASHED};
+use crate::blocking::{unshare, Preprocess, DECODER_CRASHED};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{AudioPreprocess, Manifest, Task};
 use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
@@ -87,6 +87,7 @@ pub struct VoicePipeline {
     scores_index: usize,
     limits: AudioLimits,
     device: Device,
+    preprocess: Preprocess,
 }
 
 /// What the blocking stage hands to the lane stage.
@@ -123,6 +124,7 @@ impl VoicePipeline {
             scores_index,
             limits,
             device,
+            preprocess: runtime.preprocess().clone(),
         }))
     }
 
@@ -160,10 +162,11 @@ impl VoicePipeline {
         let preprocess_started = std::time::Instant::now();
         let prepared = {
             let audio = audio.clone();
-            blocking(DECODER_CRASHED, move || {
-                prepare(bytes.as_ref(), &limits, &audio, hop)
-            })
-            .await?
+            self.preprocess
+                .run(DECODER_CRASHED, move || {
+                    prepare(bytes.as_ref(), &limits, &audio, hop)
+                })
+                .await?
         };
         crate::telemetry::preprocess("voice", preprocess_started.elapsed());
         if cancel.is_cancelled() {

@@ -23,6 +23,7 @@ pub fn runtime() -> &'static Runtime {
             device: DeviceChoice::Cpu,
             intra_threads: 0,
             spinning: false,
+            preprocess_threads: 0,
         })
         .expect("ONNX Runtime (run scripts/setup-ort.sh)")
     })
