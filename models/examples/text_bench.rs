@@ -117,6 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         intra_threads: 0,
         spinning: false,
         preprocess_threads: 0,
+        replicas: 0,
     })?;
     let repo = Repository::load(&repo_dir)?;
     println!(

@@ -25,7 +25,7 @@ impl Preprocess {
     /// At most `threads` steps at once (0: one per available core).
     pub fn new(threads: usize) -> Self {
         let threads = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
+            crate::runtime::cores()
         } else {
             threads
         };

@@ -1,10 +1,12 @@
 //! Model lanes: dynamic batching across jobs.
 //!
-//! A lane is one OS thread that owns a [`Batcher`] (and through it an ONNX Runtime session, which
-//! needs `&mut` to run). Async callers send items through a bounded channel and await a oneshot
-//! answer. The thread takes the first waiting item, then keeps collecting until `max_batch` items
-//! or `max_delay` after the oldest one, runs one batch, and answers every item with its output and
-//! the size of the batch it ran in. Interactive items are taken before bulk ones; items whose job
+//! A lane is one OS thread per replica, each owning a [`Batcher`] (and through it an ONNX Runtime
+//! session, which needs `&mut` to run); the replicas take items from one shared channel. Async
+//! callers send items through that bounded channel and await a oneshot answer. A thread takes the
+//! first waiting item, then keeps collecting until `max_batch` items or `max_delay` after the
+//! oldest one, runs one batch, and answers every item with its output and the size of the batch
+//! it ran in. With `max_delay` 0 (the face models' CPU default) a batch is whatever waited while the replica
+//! was busy: no item waits for company while a session is idle. Interactive items are taken before bulk ones; items whose job
 //! was cancelled (or whose caller went away) are skipped, never run.
 //!
 //! A lane may also have a cost budget per batch (`max_batch_cost`, e.g. tokens for text, with the
@@ -139,19 +141,26 @@ impl<B: Batcher> Clone for Lane<B> {
 impl<B: Batcher> Lane<B> {
     /// Starts the lane thread around `batcher`.
     pub fn spawn(batcher: B, config: LaneConfig) -> std::io::Result<Lane<B>> {
+        Self::spawn_replicas(vec![batcher], config)
+    }
+
+    /// Starts one lane thread per batcher, all serving the same channel.
+    pub fn spawn_replicas(batchers: Vec<B>, config: LaneConfig) -> std::io::Result<Lane<B>> {
         let (tx, rx) = flume::bounded(config.capacity.max(1));
         let config = Arc::new(config);
         let stats = Arc::new(LaneStats::default());
-        let worker = LaneThread {
-            batcher,
-            rx,
-            config: config.clone(),
-            stats: stats.clone(),
-            backlog: Backlog::default(),
-        };
-        std::thread::Builder::new()
-            .name(format!("lane-{}", config.name))
-            .spawn(move || worker.run())?;
+        for (i, batcher) in batchers.into_iter().enumerate() {
+            let worker = LaneThread {
+                batcher,
+                rx: rx.clone(),
+                config: config.clone(),
+                stats: stats.clone(),
+                backlog: Backlog::default(),
+            };
+            std::thread::Builder::new()
+                .name(format!("lane-{}-{i}", config.name))
+                .spawn(move || worker.run())?;
+        }
         Ok(Lane { tx, config, stats })
     }
 

@@ -152,6 +152,15 @@ pub struct BatchingDefaults {
     pub max_batch: usize,
     /// Longest wait after the first item for more to arrive, in milliseconds.
     pub max_delay_ms: u64,
+    /// The same on the CPU. 0 for models whose CPU sessions gain little from batch size: a batch
+    /// is then whatever waited while the lane was busy, and no item waits for company while a
+    /// session is idle. Absent: `max_delay_ms`.
+    #[serde(default)]
+    pub cpu_max_delay_ms: Option<u64>,
+    /// Most items in one run on the CPU, where a larger batch buys little and its activations
+    /// stay resident in each replica's memory arena. Absent: `max_batch`.
+    #[serde(default)]
+    pub cpu_max_batch: Option<usize>,
     /// Token budget per run for text models, counted with padding (`items x longest`), as
     /// TEI's `max_batch_tokens`. Absent: only `max_batch` limits a run.
     #[serde(default)]
@@ -159,6 +168,25 @@ pub struct BatchingDefaults {
     /// Order waiting text items by length before cutting a batch, to cut padding (default on).
     #[serde(default = "yes")]
     pub sort_by_length: bool,
+}
+
+impl BatchingDefaults {
+    /// Most items in one run on `device`.
+    pub fn max_batch_on(&self, device: crate::Device) -> usize {
+        match device {
+            crate::Device::Cpu => self.cpu_max_batch.unwrap_or(self.max_batch),
+            crate::Device::Cuda => self.max_batch,
+        }
+    }
+
+    /// Batching delay on `device`.
+    pub fn max_delay_on(&self, device: crate::Device) -> std::time::Duration {
+        let ms = match device {
+            crate::Device::Cpu => self.cpu_max_delay_ms.unwrap_or(self.max_delay_ms),
+            crate::Device::Cuda => self.max_delay_ms,
+        };
+        std::time::Duration::from_millis(ms)
+    }
 }
 
 fn yes() -> bool {

@@ -206,27 +206,45 @@ impl<I: TensorItem> Batcher for TensorBatcher<I> {
     }
 }
 
-/// Loads the model and starts its lane with the manifest's batching defaults, overridden by
-/// `max_batch` / `max_delay` when given.
+/// Loads the model (one session per replica, [`Runtime::replicas`]) and starts its lane with the
+/// manifest's batching defaults for its device, overridden by `max_batch` /
+/// `max_delay` when given.
 pub fn spawn_tensor_lane<I: TensorItem>(
     runtime: &Runtime,
     manifest: &Manifest,
     max_batch: Option<usize>,
     max_delay: Option<Duration>,
 ) -> Result<(Lane<TensorBatcher<I>>, Device), ModelError> {
-    let (mut batcher, device) = TensorBatcher::load(runtime, manifest)?;
-    let max_batch = max_batch.unwrap_or(manifest.batching.max_batch).max(1);
-    batcher.warm_up(max_batch)?;
+    let (mut batchers, device) = load_replicas(runtime, || TensorBatcher::load(runtime, manifest))?;
+    let max_batch = max_batch
+        .unwrap_or(manifest.batching.max_batch_on(device))
+        .max(1);
+    for batcher in &mut batchers {
+        batcher.warm_up(max_batch)?;
+    }
     let config = LaneConfig {
         name: manifest.name.clone(),
         max_batch,
-        max_delay: max_delay.unwrap_or(Duration::from_millis(manifest.batching.max_delay_ms)),
+        max_delay: max_delay.unwrap_or_else(|| manifest.batching.max_delay_on(device)),
         capacity: max_batch * 16,
         max_batch_cost: None,
         sort_by_cost: false,
     };
-    let lane = Lane::spawn(batcher, config).map_err(|e| ModelError::LaneStopped {
+    let lane = Lane::spawn_replicas(batchers, config).map_err(|e| ModelError::LaneStopped {
         lane: format!("{} (thread spawn failed: {e})", manifest.name),
     })?;
     Ok((lane, device))
+}
+
+/// Loads [`Runtime::replicas`] batchers for the device the first one got.
+pub(crate) fn load_replicas<B>(
+    runtime: &Runtime,
+    load: impl Fn() -> Result<(B, Device), ModelError>,
+) -> Result<(Vec<B>, Device), ModelError> {
+    let (first, device) = load()?;
+    let mut batchers = vec![first];
+    while batchers.len() < runtime.replicas(device) {
+        batchers.push(load()?.0);
+    }
+    Ok((batchers, device))
 }

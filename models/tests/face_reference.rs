@@ -17,6 +17,7 @@ fn pipeline() -> FacePipeline {
         intra_threads: 0,
         spinning: false,
         preprocess_threads: 0,
+        replicas: 0,
     })
     .expect("ONNX Runtime (run scripts/setup-ort.sh)");
     let repo = Repository::load(&root().join("models/repository")).expect("model repository");

@@ -244,6 +244,10 @@ pub struct InferenceArgs {
     /// core). Jobs beyond it wait their turn, holding only their encoded bytes.
     #[arg(long, env = "SOYL_PREPROCESS_THREADS", default_value_t = 0)]
     pub preprocess_threads: usize,
+    /// ONNX Runtime sessions per model on the CPU, each on its own lane thread with the cores
+    /// shared out among them as intra-op threads (0: one per core, at most 4; CUDA: always one).
+    #[arg(long, env = "SOYL_REPLICAS", default_value_t = 0)]
+    pub replicas: usize,
     /// Override every lane's maximum batch size (default: each model's manifest).
     #[arg(long, env = "SOYL_MAX_BATCH")]
     pub max_batch: Option<usize>,

@@ -180,6 +180,7 @@ fn start_pipelines(args: &InferenceArgs, limits: &ApiLimits) -> anyhow::Result<P
         intra_threads: args.intra_threads,
         spinning: args.ort_spin,
         preprocess_threads: args.preprocess_threads,
+        replicas: args.replicas,
     })?;
     let models = resolve_models_dir(&args.models);
     let repo = Repository::load(&models)?;

@@ -27,6 +27,7 @@ pub fn pipelines() -> Arc<Pipelines> {
                 intra_threads: 0,
                 spinning: false,
                 preprocess_threads: 0,
+                replicas: 0,
             })
             .expect("onnxruntime");
             let repo = Repository::load(&crate::repo_root().join("models/repository"))

@@ -1,5 +1,6 @@
 //! Dynamic batching is real and visible: 64 jobs waiting at once are served in far fewer
-//! expression-model runs than 64, and each job's record says the batch size its faces ran in.
+//! expression-model runs than 64 (with a batching delay, as on CUDA), and each job's record says
+//! the batch size its faces ran in.
 
 use futures::future::join_all;
 use soyl_tests::{face_photo, temp_dir, Server};
@@ -20,7 +21,9 @@ async fn sixty_four_waiting_jobs_run_in_far_fewer_than_64_batches() {
     .await;
     drop(api_only);
 
-    let server = Server::start(dir.path(), &[]);
+    // Lanes on the CPU run whatever is waiting without delay by default; a batching delay (the
+    // default on CUDA) lets the expression lane gather the faces the detector hands it.
+    let server = Server::start(dir.path(), &["--max-delay-ms", "50"]);
     let client = server.client();
     let mut runs = 0.0;
     let mut largest = 0;
@@ -98,7 +101,9 @@ async fn batch_sizes_of_waiting_jobs(
         ids.extend(join_all(chunk.iter().map(|_| submit(client.clone()))).await);
     }
     drop(api_only);
-    let server = Server::start(dir.path(), &[]);
+    // Lanes on the CPU run whatever is waiting without delay by default; a batching delay (the
+    // default on CUDA) lets the expression lane gather the faces the detector hands it.
+    let server = Server::start(dir.path(), &["--max-delay-ms", "50"]);
     let client = server.client();
     let mut sizes = Vec::new();
     for id in &ids {

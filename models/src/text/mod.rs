@@ -16,12 +16,13 @@ use crate::blocking::{unshare, Preprocess};
 use crate::face::BatchOverrides;
 use crate::lane::{CancelToken, Lane, LaneConfig};
 use crate::manifest::{Manifest, Task};
+use crate::tensor_lane::load_replicas;
 use crate::{Device, InputError, ModelError, Repository, Runtime};
 use batcher::{PaddingStats, TextBatcher};
 use score::Scores;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::Duration;
+
 use tokenize::{TextTokenizer, TokenChunk};
 
 /// Error code of a panic while segmenting or tokenizing (a tokenizer bug on hostile input).
@@ -127,9 +128,14 @@ impl TextPipeline {
         };
         let tokenizer = TextTokenizer::load(manifest)?;
         let padding = Arc::new(PaddingStats::default());
-        let (batcher, device) = TextBatcher::load(runtime, manifest, padding.clone())?;
+        let (batchers, device) = load_replicas(runtime, || {
+            TextBatcher::load(runtime, manifest, padding.clone())
+        })?;
         let defaults = &manifest.batching;
-        let max_batch = overrides.max_batch.unwrap_or(defaults.max_batch).max(1);
+        let max_batch = overrides
+            .max_batch
+            .unwrap_or(defaults.max_batch_on(device))
+            .max(1);
         // A budget under one full-length chunk would only ever run chunks alone.
         let max_tokens = options
             .max_batch_tokens
@@ -140,12 +146,12 @@ impl TextPipeline {
             max_batch,
             max_delay: overrides
                 .max_delay
-                .unwrap_or(Duration::from_millis(defaults.max_delay_ms)),
+                .unwrap_or_else(|| defaults.max_delay_on(device)),
             capacity: max_batch * 16,
             max_batch_cost: max_tokens,
             sort_by_cost: options.sort_by_length.unwrap_or(defaults.sort_by_length),
         };
-        let lane = Lane::spawn(batcher, config).map_err(|e| ModelError::LaneStopped {
+        let lane = Lane::spawn_replicas(batchers, config).map_err(|e| ModelError::LaneStopped {
             lane: format!("{} (thread spawn failed: {e})", manifest.name),
         })?;
         Ok(Some(TextPipeline {

@@ -24,6 +24,7 @@ pub fn runtime() -> Runtime {
                 intra_threads: 0,
                 spinning: false,
                 preprocess_threads: 0,
+                replicas: 0,
             })
             .expect("ONNX Runtime (run scripts/setup-ort.sh)")
         })

@@ -16,6 +16,9 @@ pub struct CeilingRow {
     pub model: String,
     /// Device the session ran on.
     pub device: Device,
+    /// Sessions run at once, each on its own thread (CPU: one session on every core, then one
+    /// per replica, as the lanes run them).
+    pub sessions: usize,
     /// Items per call.
     pub batch: usize,
     /// Items per second.
@@ -33,10 +36,13 @@ pub fn measure(
 ) -> anyhow::Result<Vec<CeilingRow>> {
     let mut rows = Vec::new();
     for manifest in repo.models() {
-        let (mut session, device) = runtime.session(&manifest.name, &manifest.model_path())?;
+        let path = manifest.model_path();
+        let (mut session, device) = runtime.session(&manifest.name, &path)?;
         let gpu_batches: &[usize] = if device == Device::Cuda {
             &[256, 1024]
         } else {
+            // One session with ONNX Runtime's default threads (every core).
+            session = runtime.cpu_session(&manifest.name, &path, 0)?;
             &[]
         };
         for &batch in batches.iter().chain(gpu_batches) {
@@ -44,6 +50,7 @@ pub fn measure(
             rows.push(CeilingRow {
                 model: manifest.name.clone(),
                 device,
+                sessions: 1,
                 batch,
                 items_per_s,
             });
@@ -51,8 +58,63 @@ pub fn measure(
                 break;
             }
         }
+        let replicas = runtime.replicas(device);
+        if device == Device::Cpu && replicas > 1 {
+            for &batch in batches {
+                let (items_per_s, per_call) =
+                    time_replicas(runtime, manifest, replicas, batch, budget)?;
+                rows.push(CeilingRow {
+                    model: manifest.name.clone(),
+                    device,
+                    sessions: replicas,
+                    batch,
+                    items_per_s,
+                });
+                if per_call > budget / 2 {
+                    break;
+                }
+            }
+        }
     }
     Ok(rows)
+}
+
+/// `replicas` CPU sessions of the cores shared out among them, each timed on its own thread at
+/// once: items/s of all of them together, and the slowest one's time per call.
+fn time_replicas(
+    runtime: &Runtime,
+    manifest: &Manifest,
+    replicas: usize,
+    batch: usize,
+    budget: Duration,
+) -> anyhow::Result<(f64, Duration)> {
+    let threads = (soyl_models::runtime::cores() / replicas).max(1);
+    let timings: Vec<anyhow::Result<(f64, Duration)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..replicas)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut session =
+                        runtime.cpu_session(&manifest.name, &manifest.model_path(), threads)?;
+                    time_batch(&mut session, manifest, batch, budget)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a replica panicked")))
+            })
+            .collect()
+    });
+    let mut total = 0.0;
+    let mut slowest = Duration::ZERO;
+    for timing in timings {
+        let (items_per_s, per_call) = timing?;
+        total += items_per_s;
+        slowest = slowest.max(per_call);
+    }
+    Ok((total, slowest))
 }
 
 /// The best items/s of `model` over its measured batch sizes.

@@ -55,6 +55,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 // The raw-session ceiling: ONNX Runtime's default session options.
                 spinning: true,
                 preprocess_threads: 0,
+                replicas: 0,
             })?;
             let repo = Repository::load(&models)?;
             let ceiling = ceiling::measure(&runtime, &repo, &[1, 4, 16, 64], budget)?;

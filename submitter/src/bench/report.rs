@@ -51,12 +51,12 @@ pub fn markdown(r: &Report) -> String {
         r.machine, r.date, r.commit
     );
     if !r.ceiling.is_empty() {
-        s.push_str("## Ceiling: raw ONNX Runtime session (items/s)\n\n| model | device | batch | items/s |\n|---|---|---:|---:|\n");
+        s.push_str("## Ceiling: raw ONNX Runtime session (items/s)\n\n| model | device | sessions at once | batch | items/s |\n|---|---|---:|---:|---:|\n");
         for c in &r.ceiling {
             let _ = writeln!(
                 s,
-                "| {} | {:?} | {} | {:.0} |",
-                c.model, c.device, c.batch, c.items_per_s
+                "| {} | {:?} | {} | {} | {:.0} |",
+                c.model, c.device, c.sessions, c.batch, c.items_per_s
             );
         }
         s.push('\n');
