@@ -1,11 +1,12 @@
 //! The API against its own contract: schemathesis generates requests from `/openapi.json` of a
 //! real `soyl serve` (valid ones, and invalid ones the spec forbids) and checks every answer:
 //! no 5xx, status codes, content types, headers and bodies as documented, valid requests accepted,
-//! authentication enforced as documented. Once with API keys (a key sent), once with `--auth disabled`.
+//! authentication enforced as documented. Once with API keys (a key sent), once with `--auth disabled`,
+//! and once on the AWS backend (moto; keys live in API Gateway there, so without).
 //! `SOYL_CONTRACT_EXAMPLES` sets the examples per operation (default 20); scripts/test.sh installs
 //! schemathesis.
 
-use soyl_tests::{soyl_keys, temp_dir, Server};
+use soyl_tests::{moto, soyl_keys, temp_dir, Server};
 use std::process::Command;
 
 fn examples() -> String {
@@ -86,5 +87,18 @@ fn with_api_keys_every_answer_matches_the_openapi_document() {
 fn without_auth_every_answer_matches_the_openapi_document() {
     let dir = temp_dir();
     let server = Server::start(dir.path(), &FLAGS);
+    schemathesis(&server, &[]);
+}
+
+#[test]
+fn on_aws_every_answer_matches_the_openapi_document() {
+    let Some(moto) = moto::shared() else { return };
+    let dir = temp_dir();
+    let server = Server::start_with_env(
+        dir.path(),
+        &FLAGS,
+        &moto::soyl_init(moto),
+        &dir.path().join("serve.log"),
+    );
     schemathesis(&server, &[]);
 }

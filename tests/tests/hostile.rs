@@ -1,6 +1,7 @@
 //! The hostile-input corpus (`tests/hostile/make_corpus.py`: image and decompression bombs,
 //! corrupt and polyglot files, absurd audio headers, zip bombs, huge and invalid text, deeply
-//! nested JSON, path traversal in file names, huge part counts) against a real `soyl serve`: each
+//! nested JSON, path traversal in file names, huge part counts) against a real `soyl serve`, on
+//! each backend (embedded, and AWS APIs on moto): each
 //! case ends with a stable error code (a 4xx at submit, or a `failed` job) or, for harmless content
 //! in a hostile wrapper, a succeeded job; never a 5xx or a hang. The server's peak memory stays
 //! under `SOYL_HOSTILE_MAX_RSS_MB` (default 1536), nothing is written outside its data directory,
@@ -9,7 +10,7 @@
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use soyl_tests::proc_stats::mib;
-use soyl_tests::{face_photo, faces, repo_root, temp_dir, Client, Server};
+use soyl_tests::{face_photo, faces, moto, repo_root, temp_dir, Client, Server};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -183,6 +184,17 @@ fn max_rss_bytes() -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_hostile_input_ends_with_a_code_within_memory_and_the_service_keeps_serving() {
+    hostile_corpus(Vec::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_hostile_input_ends_with_a_code_within_memory_and_the_service_keeps_serving_aws() {
+    let Some(moto) = moto::shared() else { return };
+    hostile_corpus(moto::soyl_init(moto)).await;
+}
+
+/// The corpus against a `soyl serve` on the backend `env` selects (none: embedded).
+async fn hostile_corpus(env: Vec<(&'static str, String)>) {
     let corpus_dir = temp_dir();
     let cases = generate_corpus(corpus_dir.path());
     assert!(cases.len() >= 30, "the corpus has {} cases", cases.len());
@@ -198,7 +210,8 @@ async fn every_hostile_input_ends_with_a_code_within_memory_and_the_service_keep
     }
     let passwd_before = std::fs::read("/etc/passwd").ok();
 
-    let server = Server::start(&data_dir, &[]);
+    let log = data_dir.join("serve.log");
+    let server = Server::start_with_env(&data_dir, &[], &env, &log);
     let client = server.client();
     let outcomes: Vec<(usize, Outcome)> = stream::iter(cases.iter().enumerate())
         .map(|(i, case)| {

@@ -1,16 +1,17 @@
 //! Load: `SOYL_LOAD_JOBS` text jobs (default 1,000; the full run is 10,000) from
 //! `SOYL_LOAD_CLIENTS` concurrent clients (default 64) against a real `soyl serve` with API keys,
-//! under a job quota smaller than the client count so that some submits are refused. Every
+//! under a job quota smaller than the client count so that some submits are refused; and on the
+//! AWS backend (moto), `SOYL_LOAD_JOBS_AWS` jobs (default 300) under the server's quota. Every
 //! accepted job reaches exactly one terminal state (polled, then checked again by listing: none
 //! lost, none duplicated), and the only non-2xx answers are 429s. Prints the server's peak RSS and
 //! the p50/p99 submit and end-to-end latencies.
 //!
-//!     SOYL_LOAD_JOBS=10000 cargo test --release -p soyl-tests --test load -- --nocapture
+//!     SOYL_LOAD_JOBS=10000 SOYL_LOAD_JOBS_AWS=10000 cargo test --release -p soyl-tests --test load -- --nocapture
 
 use serde_json::json;
 use soyl_tests::latency::percentile;
 use soyl_tests::proc_stats::mib;
-use soyl_tests::{soyl_keys, temp_dir, Client, Server};
+use soyl_tests::{moto, soyl_keys, temp_dir, Client, Server};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -127,7 +128,6 @@ async fn list_all(client: &Client) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_accepted_job_ends_exactly_once_and_only_the_quota_refuses() {
     let jobs = env_usize("SOYL_LOAD_JOBS", 1000);
-    let clients = env_usize("SOYL_LOAD_CLIENTS", 64);
     let dir = temp_dir();
     let quota = QUOTA.to_string();
     let key = soyl_keys(
@@ -153,6 +153,31 @@ async fn every_accepted_job_ends_exactly_once_and_only_the_quota_refuses() {
         ],
     );
     let client = server.client_with_key(&key);
+    load(&server, client, jobs).await;
+}
+
+/// The same on the AWS backend (moto), where tenants' keys live in API Gateway: the quota is the
+/// server's `--max-concurrent-jobs` for its one tenant. Fewer jobs by default (`SOYL_LOAD_JOBS_AWS`):
+/// the emulator serves one request at a time.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_accepted_job_ends_exactly_once_and_only_the_quota_refuses_aws() {
+    let Some(moto) = moto::shared() else { return };
+    let jobs = env_usize("SOYL_LOAD_JOBS_AWS", 300);
+    let dir = temp_dir();
+    let quota = QUOTA.to_string();
+    let server = Server::start_with_env(
+        dir.path(),
+        &["--max-concurrent-jobs", &quota],
+        &moto::soyl_init(moto),
+        &dir.path().join("serve.log"),
+    );
+    let client = server.client();
+    load(&server, client, jobs).await;
+}
+
+/// `jobs` jobs from `SOYL_LOAD_CLIENTS` clients (default 64) through `client`, then the checks.
+async fn load(server: &Server, client: Client, jobs: usize) {
+    let clients = env_usize("SOYL_LOAD_CLIENTS", 64);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
