@@ -126,3 +126,35 @@ async fn an_s3_prefix_is_reprocessed_once_on_the_bulk_queue_and_a_rerun_enqueues
     assert!(again.contains("(0 re-sent)"), "{again}");
     assert!(again.contains(&format!("batch {batch}")), "{again}");
 }
+
+/// `POST /v1/batches` on AWS checks its source before accepting: a bucket that does not exist is
+/// the caller's mistake (422 `source_unreadable`, nothing started), an existing prefix runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_over_a_missing_bucket_is_refused_at_submit() {
+    let Some(moto) = moto::shared() else { return };
+    let env = soyl_init(moto);
+    let dir = temp_dir();
+    let clients = moto.clients().await;
+    let bucket = unique_name("archive");
+    aws::init::create_bucket(&clients.s3, &bucket)
+        .await
+        .expect("client bucket");
+    let api = Server::start_with_env(
+        dir.path(),
+        &["--no-worker"],
+        &env,
+        &dir.path().join("serve.log"),
+    );
+    let client = api.client();
+
+    let missing = unique_name("no-such-bucket");
+    let body = serde_json::json!({"source": format!("s3://{missing}/2024/")});
+    let (status, answer) = client.post_json("/v1/batches", &body).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["code"], "source_unreadable", "{answer}");
+
+    let body = serde_json::json!({"source": format!("s3://{bucket}/2024/")});
+    let (status, answer) = client.post_json("/v1/batches", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["started"], true, "{answer}");
+}

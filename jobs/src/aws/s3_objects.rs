@@ -53,6 +53,21 @@ impl S3Objects {
         format!("s3://{}/{}", self.bucket.name(), self.prefix)
     }
 
+    /// Lists at most one key: fails as the listing would (no such bucket, access denied), at the
+    /// cost of one small request.
+    pub async fn probe(&self) -> Result<()> {
+        self.bucket
+            .client()
+            .list_objects_v2()
+            .bucket(self.bucket.name())
+            .prefix(&self.prefix)
+            .max_keys(1)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error::map("s3", "list", &self.describe(), e))
+    }
+
     /// The page after continuation token `after` (`None`: the first page).
     pub async fn page(&self, after: Option<String>) -> Result<ObjectPage> {
         let output = self

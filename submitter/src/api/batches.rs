@@ -36,7 +36,7 @@ pub struct BulkApi {
 /// running is joined (`started: false`).
 #[utoipa::path(post, path = "/v1/batches", tag = "batches", security(("bearer" = [])),
     request_body(content = BatchRequest, content_type = "application/json"),
-    responses((status = 202, description = "the batch's listing runs", body = BatchAccepted), (status = 400, description = "invalid body or source (`invalid_body`, `invalid_source`, `source_not_supported`)", body = ErrorBody), (status = 403, description = "a local directory that is not allowed (`local_source_disabled`, `source_outside_bulk_root`)", body = ErrorBody), (status = 422, description = "invalid batch settings (`invalid_batch`)", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit; see Retry-After", body = ErrorBody)))]
+    responses((status = 202, description = "the batch's listing runs", body = BatchAccepted), (status = 400, description = "invalid body or source (`invalid_body`, `invalid_source`, `source_not_supported`)", body = ErrorBody), (status = 403, description = "a local directory that is not allowed (`local_source_disabled`, `source_outside_bulk_root`)", body = ErrorBody), (status = 422, description = "invalid batch settings (`invalid_batch`), or a source that cannot be listed: no such bucket, access denied (`source_unreadable`)", body = ErrorBody), (status = 503, description = "storage throttled or unavailable; retry", body = ErrorBody), (status = 401, description = "missing, unknown or revoked API key", body = ErrorBody), (status = 429, description = "rate limit; see Retry-After", body = ErrorBody)))]
 pub async fn create_batch(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -46,6 +46,7 @@ pub async fn create_batch(
         .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
     let bulk = &state.bulk;
     let source = bulk.sources.open(&request.source)?;
+    source.probe().await?;
     let mut spec = BatchSpec {
         tenant: caller.tenant.clone(),
         batch_id: String::new(),

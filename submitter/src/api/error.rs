@@ -134,6 +134,11 @@ impl From<BulkError> for ApiError {
             BulkError::Invalid(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_batch", message)
             }
+            BulkError::SourceUnreadable(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "source_unreadable",
+                message,
+            ),
         }
     }
 }

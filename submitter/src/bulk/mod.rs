@@ -56,6 +56,9 @@ pub enum BulkError {
     /// The source is of a kind this backend or caller does not take.
     #[error("{0}")]
     UnsupportedSource(String),
+    /// The source cannot be listed (no such bucket, access denied).
+    #[error("the source cannot be read: {0}")]
+    SourceUnreadable(String),
     /// A local directory was asked for over HTTP, and no `--bulk-root` is configured.
     #[error("local directory sources are disabled: start the server with --bulk-root DIR to allow directories under DIR")]
     LocalSourceDisabled,

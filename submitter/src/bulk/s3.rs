@@ -81,4 +81,14 @@ impl Source for S3Prefix {
     async fn fetch(&self, key: &str) -> Result<Bytes, BulkError> {
         Ok(self.objects.get(key, self.max_bytes).await?)
     }
+
+    /// No such bucket, access denied and the like are the caller's to fix (`SourceUnreadable`);
+    /// a throttled or unavailable S3 stays a storage error, to retry.
+    async fn probe(&self) -> Result<(), BulkError> {
+        match self.objects.probe().await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_transient() => Err(BulkError::Store(e)),
+            Err(e) => Err(BulkError::SourceUnreadable(e.to_string())),
+        }
+    }
 }

@@ -34,6 +34,10 @@ pub trait Source: Send + Sync {
     fn list(&self) -> BoxStream<'static, Result<SourceObject, BulkError>>;
     /// Reads one object's bytes.
     async fn fetch(&self, key: &str) -> Result<Bytes, BulkError>;
+    /// Checks that the source can be listed at all, before a batch over it is accepted.
+    async fn probe(&self) -> Result<(), BulkError> {
+        Ok(())
+    }
 }
 
 /// Listed objects buffered between the walking thread and the enqueue loop.
