@@ -1,15 +1,28 @@
 //! Graceful drain: SIGTERM while jobs are in flight stops receiving, finishes or releases the
 //! in-flight work within the stop timeout, and exits 0; nothing is left `running`, and a restarted
-//! server finishes every job.
+//! server finishes every job. On both backends.
 
-use soyl_tests::{face_photo, temp_dir, Server};
+use soyl_tests::{face_photo, moto, temp_dir, Server};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_load_exits_cleanly_and_leaves_nothing_running() {
+    drain(Vec::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_exits_cleanly_and_leaves_nothing_running_aws() {
+    let Some(moto) = moto::shared() else { return };
+    drain(moto::soyl_init(moto)).await;
+}
+
+/// The scenario on the backend `env` selects (none: embedded).
+async fn drain(env: Vec<(&'static str, String)>) {
     let dir = temp_dir();
-    let args = ["--stop-timeout-s", "3"];
-    let mut server = Server::start(dir.path(), &args);
+    let start = |args: &[&str], name: &str| {
+        Server::start_with_env(dir.path(), args, &env, &dir.path().join(name))
+    };
+    let mut server = start(&["--stop-timeout-s", "3"], "serve-1.log");
     let client = server.client();
     let photo = face_photo("group-six-faces.jpg");
     let ids = client.submit_many(40, "group.jpg", &photo).await;
@@ -24,7 +37,7 @@ async fn sigterm_under_load_exits_cleanly_and_leaves_nothing_running() {
         "drain took {took:?} with a 3 s stop timeout"
     );
 
-    let api_only = Server::start(dir.path(), &["--no-worker"]);
+    let api_only = start(&["--no-worker"], "api.log");
     let (_, running) = api_only
         .client()
         .send(
@@ -41,7 +54,7 @@ async fn sigterm_under_load_exits_cleanly_and_leaves_nothing_running() {
     );
     drop(api_only);
 
-    let server = Server::start(dir.path(), &[]);
+    let server = start(&[], "serve-2.log");
     let client = server.client();
     for id in &ids {
         let job = client.wait(id, Duration::from_secs(120)).await;
