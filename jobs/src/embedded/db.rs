@@ -1,10 +1,12 @@
 //! The one SQLite file behind the embedded queue and job store.
 //!
-//! [`SqliteDb`] opens the file in WAL mode, creates the schema, and runs every statement on
-//! tokio's blocking pool through [`SqliteDb::call`]: SQLite is a blocking library and must never
+//! [`SqliteDb`] opens the file in WAL mode, creates the schema, and runs every statement on the
+//! connection's own thread through [`SqliteDb::call`]: SQLite is a blocking library and must never
 //! run on an async worker thread. [`super::SqliteQueue`] and [`super::SqliteJobStore`] share one
 //! `SqliteDb` (clone it; the clones share the connection), so a process has one writer and the
-//! transactions of the two adapters are serialised by one mutex.
+//! transactions of the two adapters run one after another on that thread. (A hop to tokio's
+//! blocking pool per statement, each pool thread then waiting on a connection mutex, cost a
+//! measurable share of a job's CPU in thread hand-offs: see docs/performance.md.)
 //!
 //! The process also keeps here, per queue name, the [`Notify`] that lets a `send` wake the long
 //! polls waiting on the same queue in this process.
@@ -64,11 +66,14 @@ pub struct SqliteDb {
     inner: Arc<Inner>,
 }
 
+/// A closure run on the connection's thread.
+type Call = Box<dyn FnOnce(&mut Connection) + Send>;
+
 struct Inner {
     path: PathBuf,
-    /// The one connection. A mutex rather than an actor: every use is one short closure on the
-    /// blocking pool, and SQLite allows one writer at a time anyway.
-    conn: Mutex<Connection>,
+    /// The connection's thread, which runs the calls sent here in order and ends (closing the
+    /// connection) when the last clone of the database is dropped.
+    calls: std::sync::mpsc::Sender<Call>,
     /// Per queue name: wakes this process's long polls when a message arrives.
     notifiers: Mutex<HashMap<String, Arc<Notify>>>,
 }
@@ -100,10 +105,23 @@ impl SqliteDb {
         configure(&mut conn).map_err(|e| context("open", e))?;
         migrate(&mut conn).map_err(|e| context("create schema", e))?;
         tracing::debug!(path = %path.display(), "opened sqlite database");
+        let (calls, queue) = std::sync::mpsc::channel::<Call>();
+        std::thread::Builder::new()
+            .name("sqlite".to_owned())
+            .spawn(move || {
+                for call in queue {
+                    call(&mut conn);
+                }
+            })
+            .map_err(|e| Error::Backend {
+                backend: "sqlite",
+                operation: "open",
+                message: format!("{}: cannot start the database thread: {e}", path.display()),
+            })?;
         Ok(SqliteDb {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                conn: Mutex::new(conn),
+                calls,
                 notifiers: Mutex::new(HashMap::new()),
             }),
         })
@@ -114,9 +132,10 @@ impl SqliteDb {
         &self.inner.path
     }
 
-    /// Runs `f` with the connection on tokio's blocking pool and maps its error: busy or locked
-    /// to [`Error::Transient`], a crate error carried by [`abort`] to itself, anything else to
-    /// [`Error::Backend`] naming `operation`. A panic in `f` resumes in the caller.
+    /// Runs `f` with the connection on its thread and maps its error: busy or locked to
+    /// [`Error::Transient`], a crate error carried by [`abort`] to itself, anything else to
+    /// [`Error::Backend`] naming `operation`. A panic in `f` resumes in the caller (its open
+    /// transaction, dropped while unwinding, rolled back: the connection stays consistent).
     pub(crate) async fn call<T>(
         &self,
         operation: &'static str,
@@ -125,20 +144,24 @@ impl SqliteDb {
     where
         T: Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut conn = lock(&inner.conn);
-            f(&mut conn)
-        })
-        .await;
-        match joined {
-            Ok(result) => result.map_err(|e| map_error(operation, e)),
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(join) => Err(Error::Backend {
-                backend: "sqlite",
-                operation,
-                message: format!("blocking task did not finish: {join}"),
-            }),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let call: Call = Box::new(move |conn| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+            let _ = reply.send(outcome);
+        });
+        let stopped = || Error::Backend {
+            backend: "sqlite",
+            operation,
+            message: format!(
+                "{}: the database thread has stopped",
+                self.inner.path.display()
+            ),
+        };
+        self.inner.calls.send(call).map_err(|_| stopped())?;
+        match answer.await {
+            Ok(Ok(result)) => result.map_err(|e| map_error(operation, e)),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(stopped()),
         }
     }
 
@@ -149,8 +172,7 @@ impl SqliteDb {
     }
 }
 
-/// Locks a mutex, taking over a poisoned one: a closure that panicked dropped its `Transaction`
-/// while unwinding, which rolled it back, so the connection is still in a consistent state.
+/// Locks a mutex, taking over a poisoned one (the notifier map is never left half-updated).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -258,4 +280,44 @@ pub(crate) fn duration_ms(duration: Duration) -> i64 {
 pub(crate) fn instant_ms(at: OffsetDateTime) -> i64 {
     let ms = at.unix_timestamp_nanos() / 1_000_000;
     i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call that panics mid-transaction panics in its caller, its writes are rolled back, and
+    /// the connection's thread goes on serving later calls.
+    #[tokio::test]
+    async fn a_panicking_call_rolls_back_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("soyl.db")).expect("open");
+        let count = || {
+            db.call("count", |conn| {
+                conn.query_row("SELECT COUNT(*) FROM queue_messages", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+        };
+        let panicked = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.call("insert then panic", |conn| {
+                    let tx = conn.transaction()?;
+                    tx.execute(
+                        "INSERT INTO queue_messages (queue, body, priority, visible_at, sent_at)
+                         VALUES ('q', '{}', 0, 0, 0)",
+                        [],
+                    )?;
+                    panic!("a bug in a statement closure");
+                    #[allow(unreachable_code)]
+                    Ok(())
+                })
+                .await
+            }
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()), "the caller panics");
+        assert_eq!(count().await.expect("count after the panic"), 0);
+    }
 }

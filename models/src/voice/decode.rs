@@ -324,6 +324,12 @@ mod tests {
     }
 
     #[test]
+    fn a_metadata_atom_larger_than_its_item_is_refused_before_allocating() {
+        let bomb = include_bytes!("../../../fuzz/seeds/audio_decode/ilst_data_oom.m4a");
+        assert_eq!(code(bomb), "audio_corrupt");
+    }
+
+    #[test]
     fn raw_adts_is_not_probed() {
         let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
         assert_eq!(code(adts), "media_unrecognized");

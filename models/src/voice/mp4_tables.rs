@@ -6,22 +6,38 @@
 //! - it reads a box's payload into a buffer of the size the box declares, and adds that size to
 //!   its position unchecked, so a box declaring 4 GB in a 2 KB file asks for 4 GB
 //!   (fuzz/seeds/audio_decode/hdlr_oom.m4a) and one declaring nearly 2^64 wraps around
-//!   (fuzz/seeds/audio_decode/size_overflow.m4a): a box larger than its container is refused.
+//!   (fuzz/seeds/audio_decode/size_overflow.m4a): a box larger than its container is refused,
+//!   metadata included (`udta/meta/ilst/<item>/data`, where a `data` atom declaring 4 GB made it
+//!   allocate 4 GB: fuzz/seeds/audio_decode/ilst_data_oom.m4a).
 //!
 //! Called by [`super::decode`].
 
 use super::mp4_boxes::{be, boxes, child};
 use crate::InputError;
 
-/// Boxes that hold boxes, as far as symphonia reads them for audio.
+/// Boxes that hold boxes, as far as symphonia reads them for audio and metadata.
 const CONTAINERS: &[&[u8; 4]] = &[
     b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta", b"moof", b"traf", b"mvex",
+    b"ilst",
 ];
 
-/// Whether a box in `data`, or in a container within it, declares more bytes than `data` holds
-/// after it. The media data (`mdat`) of a top-level box may run short: that is a truncated file,
-/// which symphonia reads as far as it goes.
-fn box_overflows(data: &[u8], depth: usize) -> bool {
+/// Where the child boxes of a `kind` box inside a `parent` box start in its payload, if it has
+/// any: containers at once, `meta` after its version and flags (a full box), and every item of
+/// an `ilst` (each holds `data` atoms).
+fn children_at(kind: &[u8], parent: &[u8]) -> Option<usize> {
+    if CONTAINERS.iter().any(|c| c.as_slice() == kind) || parent == b"ilst" {
+        Some(0)
+    } else if kind == b"meta" {
+        Some(4)
+    } else {
+        None
+    }
+}
+
+/// Whether a box in `data` (the payload of a `parent` box, or the file), or in a container within
+/// it, declares more bytes than `data` holds after it. The media data (`mdat`) of a top-level box
+/// may run short: that is a truncated file, which symphonia reads as far as it goes.
+fn box_overflows(data: &[u8], parent: &[u8], depth: usize) -> bool {
     let mut at = 0usize;
     while let (Some(size), Some(kind)) = (be(data, at, 4), data.get(at + 4..at + 8)) {
         let (header, size) = match size {
@@ -37,11 +53,11 @@ fn box_overflows(data: &[u8], depth: usize) -> bool {
             return !(depth == 0 && kind == b"mdat") && size > room;
         }
         let end = at + size as usize;
-        if depth < 8
-            && CONTAINERS.iter().any(|c| c.as_slice() == kind)
-            && box_overflows(&data[at + header as usize..end], depth + 1)
-        {
-            return true;
+        if let Some(skip) = children_at(kind, parent).filter(|_| depth < 8) {
+            let start = (at + header as usize + skip).min(end);
+            if box_overflows(&data[start..end], kind, depth + 1) {
+                return true;
+            }
         }
         at = end;
     }
@@ -65,7 +81,7 @@ pub fn check(bytes: &[u8]) -> Result<(), InputError> {
     if bytes.get(4..8) != Some(b"ftyp") {
         return Ok(());
     }
-    if box_overflows(bytes, 0) {
+    if box_overflows(bytes, b"", 0) {
         return Err(InputError::new(
             "audio_corrupt",
             "an MP4 box declares more bytes than its container holds",
