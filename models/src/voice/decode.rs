@@ -330,6 +330,12 @@ mod tests {
     }
 
     #[test]
+    fn an_mp4_sample_entry_shorter_than_its_fields_is_refused() {
+        let short = include_bytes!("../../../fuzz/seeds/audio_decode/sample_entry_underflow.m4a");
+        assert_eq!(code(short), "audio_corrupt");
+    }
+
+    #[test]
     fn raw_adts_is_not_probed() {
         let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
         assert_eq!(code(adts), "media_unrecognized");

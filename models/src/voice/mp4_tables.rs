@@ -8,7 +8,11 @@
 //!   (fuzz/seeds/audio_decode/hdlr_oom.m4a) and one declaring nearly 2^64 wraps around
 //!   (fuzz/seeds/audio_decode/size_overflow.m4a): a box larger than its container is refused,
 //!   metadata included (`udta/meta/ilst/<item>/data`, where a `data` atom declaring 4 GB made it
-//!   allocate 4 GB: fuzz/seeds/audio_decode/ilst_data_oom.m4a).
+//!   allocate 4 GB: fuzz/seeds/audio_decode/ilst_data_oom.m4a);
+//! - it subtracts the fields it read from a sample entry's declared size unchecked (an overflow
+//!   panic with debug assertions, a wrapped size without): an `alac` entry declaring 0 bytes
+//!   (fuzz/seeds/audio_decode/sample_entry_underflow.m4a) is refused, as is any box of size 0
+//!   below the top level.
 //!
 //! Called by [`super::decode`].
 
@@ -45,6 +49,8 @@ fn box_overflows(data: &[u8], parent: &[u8], depth: usize) -> bool {
                 Some(large) => (16, large),
                 None => return false,
             },
+            // "To the end of the file" only means something at the top level.
+            0 if depth > 0 => return true,
             0 => (8, (data.len() - at) as u64),
             n => (8, n),
         };
@@ -62,6 +68,39 @@ fn box_overflows(data: &[u8], parent: &[u8], depth: usize) -> bool {
         at = end;
     }
     false
+}
+
+/// `Err(audio_corrupt)` when an audio sample entry of `stsd` (its payload) is shorter than the
+/// fixed fields of its version (28 bytes after the box header, +16 for version 1, +36 for
+/// version 2): symphonia subtracts what it read from the entry's size unchecked.
+fn sample_entries_fit(stsd: &[u8]) -> Result<(), InputError> {
+    let entries = stsd.get(8..).unwrap_or_default();
+    if be(entries, 0, 4) == Some(0) {
+        return Err(InputError::new(
+            "audio_corrupt",
+            "an MP4 sample entry declares a size of 0",
+        ));
+    }
+    for (kind, entry) in boxes(entries) {
+        let version = be(entry, 8, 2).unwrap_or(0);
+        let fixed = 28
+            + match version {
+                1 => 16,
+                2 => 36,
+                _ => 0,
+            };
+        if entry.len() < fixed {
+            return Err(InputError::new(
+                "audio_corrupt",
+                format!(
+                    "the MP4 sample entry {} holds {} bytes, fewer than its fields",
+                    String::from_utf8_lossy(&kind),
+                    entry.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Sample-table boxes: (type, bytes per entry, offset of the entry count in the payload).
@@ -97,6 +136,9 @@ pub fn check(bytes: &[u8]) -> Result<(), InputError> {
         else {
             continue;
         };
+        if let Some(stsd) = child(stbl, b"stsd") {
+            sample_entries_fit(stsd)?;
+        }
         for (kind, payload) in boxes(stbl) {
             let Some(&(_, entry, at)) = TABLES.iter().find(|(k, _, _)| **k == kind) else {
                 continue;
