@@ -6,14 +6,19 @@
 # run over FUZZ_RSS_MB of memory fails the script; libFuzzer saves the input under
 # fuzz/artifacts/<target>/ (replay: cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...).
 #
-#   scripts/fuzz.sh            # CI: 20 s per target
-#   scripts/fuzz.sh 600        # a longer hunt
+#   FUZZ_SEED=1 scripts/fuzz.sh   # CI: 20 s per target from a fixed libFuzzer seed
+#   scripts/fuzz.sh 600           # a longer hunt, from a fresh random seed each run
+#
+# With FUZZ_SEED set, libFuzzer mutates the same inputs in the same order on every run (a CI
+# failure is then a regression of the change under test, reproducible with the same seed); a
+# hunt without it explores differently each time, and what it finds becomes a committed seed.
 #
 # cargo fuzz needs nightly (-Z sanitizer); with no nightly toolchain the stable one is used with
 # RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-20}
+seed=${FUZZ_SEED:-0} # 0: libFuzzer picks one
 rss_mb=${FUZZ_RSS_MB:-2048}
 export CARGO_TARGET_DIR=${SOYL_FUZZ_TARGET_DIR:-$HOME/.cache/soyl-fuzz-target}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -29,7 +34,7 @@ logs=$(mktemp -d)
 for target in $("${fuzz[@]}" list); do
   mkdir -p "corpus/$target"
   if ! "${fuzz[@]}" run "$target" "corpus/$target" "seeds/$target" -- \
-      -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" \
+      -max_total_time="$seconds" -seed="$seed" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" \
       -print_final_stats=1 >"$logs/$target.log" 2>&1; then
     tail -50 "$logs/$target.log"
     echo "fuzz: $target failed; the input is in fuzz/artifacts/$target/" >&2

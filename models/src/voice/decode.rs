@@ -336,6 +336,18 @@ mod tests {
     }
 
     #[test]
+    fn an_mp4_track_with_a_time_scale_of_0_is_refused() {
+        let zero = include_bytes!("../../../fuzz/seeds/audio_decode/zero_timescale.m4a");
+        let error = decode(zero, &AudioLimits::default()).unwrap_err();
+        assert_eq!(error.code, "audio_corrupt");
+        assert!(
+            error.message.contains("time scale of 0"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
     fn raw_adts_is_not_probed() {
         let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
         assert_eq!(code(adts), "media_unrecognized");

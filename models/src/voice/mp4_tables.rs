@@ -12,7 +12,9 @@
 //! - it subtracts the fields it read from a sample entry's declared size unchecked (an overflow
 //!   panic with debug assertions, a wrapped size without): an `alac` entry declaring 0 bytes
 //!   (fuzz/seeds/audio_decode/sample_entry_underflow.m4a) is refused, as is any box of size 0
-//!   below the top level.
+//!   below the top level;
+//! - it builds each track's time base from its `mdhd` time scale, and a time base of 1/0 panics
+//!   (fuzz/seeds/audio_decode/zero_timescale.m4a): a time scale of 0 is refused.
 //!
 //! Called by [`super::decode`].
 
@@ -103,6 +105,22 @@ fn sample_entries_fit(stsd: &[u8]) -> Result<(), InputError> {
     Ok(())
 }
 
+/// `Err(audio_corrupt)` when a media header (`mdhd`) in `mdia` (its payload) declares a time
+/// scale of 0: ticks per second, after version and flags and the two timestamps (32-bit in
+/// version 0, 64-bit in version 1).
+fn time_scales_nonzero(mdia: &[u8]) -> Result<(), InputError> {
+    for (_, mdhd) in boxes(mdia).filter(|(kind, _)| kind == b"mdhd") {
+        let at = if mdhd.first() == Some(&1) { 20 } else { 12 };
+        if be(mdhd, at, 4) == Some(0) {
+            return Err(InputError::new(
+                "audio_corrupt",
+                "an MP4 track declares a time scale of 0 ticks per second",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Sample-table boxes: (type, bytes per entry, offset of the entry count in the payload).
 const TABLES: &[(&[u8; 4], u64, usize)] = &[
     (b"stco", 4, 4),
@@ -114,7 +132,8 @@ const TABLES: &[(&[u8; 4], u64, usize)] = &[
     (b"stsz", 4, 8),
 ];
 
-/// `Err(audio_corrupt)` when a sample table of any track declares more entries than its box
+/// `Err(audio_corrupt)` when a box overflows its container, or a track declares a time scale of
+/// 0, a sample entry shorter than its fields or a sample table with more entries than its box
 /// holds; `Ok` for files that are not MP4 or whose boxes this walk cannot follow.
 pub fn check(bytes: &[u8]) -> Result<(), InputError> {
     if bytes.get(4..8) != Some(b"ftyp") {
@@ -130,10 +149,11 @@ pub fn check(bytes: &[u8]) -> Result<(), InputError> {
         return Ok(());
     };
     for (_, trak) in boxes(moov).filter(|(kind, _)| kind == b"trak") {
-        let Some(stbl) = child(trak, b"mdia")
-            .and_then(|mdia| child(mdia, b"minf"))
-            .and_then(|minf| child(minf, b"stbl"))
-        else {
+        let Some(mdia) = child(trak, b"mdia") else {
+            continue;
+        };
+        time_scales_nonzero(mdia)?;
+        let Some(stbl) = child(mdia, b"minf").and_then(|minf| child(minf, b"stbl")) else {
             continue;
         };
         if let Some(stsd) = child(stbl, b"stsd") {
