@@ -348,6 +348,14 @@ mod tests {
     }
 
     #[test]
+    fn an_mp4_sample_to_chunk_entry_naming_chunk_0_is_refused() {
+        let zero = include_bytes!("../../../fuzz/seeds/audio_decode/stsc_chunk_zero.m4a");
+        let error = decode(zero, &AudioLimits::default()).unwrap_err();
+        assert_eq!(error.code, "audio_corrupt");
+        assert!(error.message.contains("chunk 0"), "{}", error.message);
+    }
+
+    #[test]
     fn raw_adts_is_not_probed() {
         let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
         assert_eq!(code(adts), "media_unrecognized");

@@ -14,7 +14,9 @@
 //!   (fuzz/seeds/audio_decode/sample_entry_underflow.m4a) is refused, as is any box of size 0
 //!   below the top level;
 //! - it builds each track's time base from its `mdhd` time scale, and a time base of 1/0 panics
-//!   (fuzz/seeds/audio_decode/zero_timescale.m4a): a time scale of 0 is refused.
+//!   (fuzz/seeds/audio_decode/zero_timescale.m4a): a time scale of 0 is refused;
+//! - it subtracts 1 from each `stsc` entry's first chunk unchecked (chunks count from 1), which
+//!   wraps for a chunk 0 (fuzz/seeds/audio_decode/stsc_chunk_zero.m4a): refused.
 //!
 //! Called by [`super::decode`].
 
@@ -121,6 +123,20 @@ fn time_scales_nonzero(mdia: &[u8]) -> Result<(), InputError> {
     Ok(())
 }
 
+/// `Err(audio_corrupt)` when an entry of a sample-to-chunk table (`stsc`, its payload: version
+/// and flags, a count, then 12-byte entries starting with the first chunk) names chunk 0.
+fn chunks_count_from_one(stsc: &[u8]) -> Result<(), InputError> {
+    let count = be(stsc, 4, 4).unwrap_or(0) as usize;
+    let mut first_chunks = (0..count).map_while(|i| be(stsc, 8 + 12 * i, 4));
+    if first_chunks.any(|chunk| chunk == 0) {
+        return Err(InputError::new(
+            "audio_corrupt",
+            "an MP4 sample-to-chunk entry names chunk 0 (chunks count from 1)",
+        ));
+    }
+    Ok(())
+}
+
 /// Sample-table boxes: (type, bytes per entry, offset of the entry count in the payload).
 const TABLES: &[(&[u8; 4], u64, usize)] = &[
     (b"stco", 4, 4),
@@ -133,8 +149,8 @@ const TABLES: &[(&[u8; 4], u64, usize)] = &[
 ];
 
 /// `Err(audio_corrupt)` when a box overflows its container, or a track declares a time scale of
-/// 0, a sample entry shorter than its fields or a sample table with more entries than its box
-/// holds; `Ok` for files that are not MP4 or whose boxes this walk cannot follow.
+/// 0, a sample entry shorter than its fields, a chunk 0, or a sample table with more entries than
+/// its box holds; `Ok` for files that are not MP4 or whose boxes this walk cannot follow.
 pub fn check(bytes: &[u8]) -> Result<(), InputError> {
     if bytes.get(4..8) != Some(b"ftyp") {
         return Ok(());
@@ -158,6 +174,9 @@ pub fn check(bytes: &[u8]) -> Result<(), InputError> {
         };
         if let Some(stsd) = child(stbl, b"stsd") {
             sample_entries_fit(stsd)?;
+        }
+        if let Some(stsc) = child(stbl, b"stsc") {
+            chunks_count_from_one(stsc)?;
         }
         for (kind, payload) in boxes(stbl) {
             let Some(&(_, entry, at)) = TABLES.iter().find(|(k, _, _)| **k == kind) else {
