@@ -356,6 +356,12 @@ mod tests {
     }
 
     #[test]
+    fn an_mp4_meta_box_shorter_than_its_header_fields_is_refused() {
+        let short = include_bytes!("../../../fuzz/seeds/audio_decode/meta_underflow.m4a");
+        assert_eq!(code(short), "audio_corrupt");
+    }
+
+    #[test]
     fn raw_adts_is_not_probed() {
         let adts = include_bytes!("../../../fuzz/seeds/audio_decode/adts_underflow");
         assert_eq!(code(adts), "media_unrecognized");

@@ -16,7 +16,9 @@
 //! - it builds each track's time base from its `mdhd` time scale, and a time base of 1/0 panics
 //!   (fuzz/seeds/audio_decode/zero_timescale.m4a): a time scale of 0 is refused;
 //! - it subtracts 1 from each `stsc` entry's first chunk unchecked (chunks count from 1), which
-//!   wraps for a chunk 0 (fuzz/seeds/audio_decode/stsc_chunk_zero.m4a): refused.
+//!   wraps for a chunk 0 (fuzz/seeds/audio_decode/stsc_chunk_zero.m4a): refused;
+//! - it subtracts a `meta` box's version and flags from its size unchecked: a `meta` shorter
+//!   than them (fuzz/seeds/audio_decode/meta_underflow.m4a) is refused.
 //!
 //! Called by [`super::decode`].
 
@@ -64,8 +66,9 @@ fn box_overflows(data: &[u8], parent: &[u8], depth: usize) -> bool {
         }
         let end = at + size as usize;
         if let Some(skip) = children_at(kind, parent).filter(|_| depth < 8) {
-            let start = (at + header as usize + skip).min(end);
-            if box_overflows(&data[start..end], kind, depth + 1) {
+            // A `meta` shorter than its version and flags: symphonia subtracts them unchecked.
+            let start = at + header as usize + skip;
+            if start > end || box_overflows(&data[start..end], kind, depth + 1) {
                 return true;
             }
         }
