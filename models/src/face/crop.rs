@@ -1,15 +1,16 @@
-//! Face crops for the expression model: the detected box cut from the grayscale image, made
-//! square around its centre (the classifier was trained on square face crops), resized to the
-//! model input and normalised.
+//! Face crops for the expression model: the detected box cut from the decoded image, made square
+//! around its centre (the classifier was trained on square face crops), converted to grayscale
+//! ([`super::luma`]), resized to the model input and normalised.
 
 use super::detect::BoundingBox;
-use super::resize::{self, Region};
+use super::luma::{self, Region};
+use super::resize;
 use crate::manifest::ImagePreprocess;
-use image::GrayImage;
+use image::DynamicImage;
 
-/// Crops `bbox` (squared, clamped to the image) from `gray` and returns the model input tensor.
-pub fn to_tensor(gray: &GrayImage, bbox: &BoundingBox, pre: &ImagePreprocess) -> Vec<f32> {
-    let (iw, ih) = (gray.width() as f32, gray.height() as f32);
+/// Crops `bbox` (squared, clamped to the image) from `img` and returns the model input tensor.
+pub fn to_tensor(img: &DynamicImage, bbox: &BoundingBox, pre: &ImagePreprocess) -> Vec<f32> {
+    let (iw, ih) = (img.width() as f32, img.height() as f32);
     let side = bbox.w.max(bbox.h).min(iw).min(ih).max(1.0);
     let cx = bbox.x + bbox.w / 2.0;
     let cy = bbox.y + bbox.h / 2.0;
@@ -21,8 +22,65 @@ pub fn to_tensor(gray: &GrayImage, bbox: &BoundingBox, pre: &ImagePreprocess) ->
         w: side as u32,
         h: side as u32,
     };
-    let face = resize::gray_region(gray, region, pre.width, pre.height);
+    let face = resize::gray(&luma::region_luma8(img, region), pre.width, pre.height);
     face.pixels()
         .map(|p| (f32::from(p[0]) - pre.mean) / pre.std)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Color;
+    use image::{Rgb, RgbImage};
+
+    /// Noise inside the square (78, 40) + 95x95, and `outside` around it.
+    fn photo(outside: u8) -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(300, 200, |x, y| {
+            if (78..173).contains(&x) && (40..135).contains(&y) {
+                let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503))
+                    .wrapping_mul(2_246_822_519)
+                    >> 8;
+                Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+            } else {
+                Rgb([outside; 3])
+            }
+        }))
+    }
+
+    #[test]
+    fn a_crop_reads_only_the_pixels_of_the_faces_square() {
+        // As the peer baseline and the classifier's training crop (PIL `crop` then `resize`):
+        // the filter does not reach past the square's edges into the rest of the photo.
+        let pre = ImagePreprocess {
+            color: Color::Gray,
+            width: 64,
+            height: 64,
+            mean: 0.0,
+            std: 255.0,
+        };
+        // A 70x95 box centred in the square above.
+        let bbox = BoundingBox {
+            x: 90.5,
+            y: 40.2,
+            w: 70.0,
+            h: 95.0,
+        };
+        let dark = to_tensor(&photo(0), &bbox, &pre);
+        assert_eq!(dark.len(), 64 * 64);
+        assert!(dark == to_tensor(&photo(255), &bbox, &pre));
+        let square = luma::region_luma8(
+            &photo(0),
+            Region {
+                x: 78,
+                y: 40,
+                w: 95,
+                h: 95,
+            },
+        );
+        let mean = dark.iter().sum::<f32>() / dark.len() as f32;
+        let expected =
+            square.pixels().map(|p| f32::from(p[0])).sum::<f32>() / (95.0 * 95.0 * 255.0);
+        assert!((mean - expected).abs() < 0.01, "{mean} vs {expected}");
+    }
 }

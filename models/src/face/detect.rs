@@ -70,19 +70,18 @@ pub fn to_tensor(img: &DynamicImage, pre: &ImagePreprocess) -> Vec<f32> {
         DynamicImage::ImageRgb8(rgb) => resize::rgb(rgb, pre.width, pre.height),
         other => resize::rgb(&other.to_rgb8(), pre.width, pre.height),
     };
-    let plane = (pre.width * pre.height) as usize;
+    // Written plane by plane into uninitialised capacity: no zeroing pass, no strided stores.
     let channels = if pre.color == Color::Rgb { 3 } else { 1 };
-    let mut out = vec![0.0f32; plane * channels];
-    for (i, px) in rgb.pixels().enumerate() {
-        if channels == 3 {
-            for c in 0..3 {
-                out[c * plane + i] = (f32::from(px[c]) - pre.mean) / pre.std;
-            }
-        } else {
-            let luma =
-                0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2]);
-            out[i] = (luma - pre.mean) / pre.std;
+    let mut out = Vec::with_capacity((pre.width * pre.height) as usize * channels);
+    let norm = |v: f32| (v - pre.mean) / pre.std;
+    if channels == 3 {
+        for c in 0..3 {
+            out.extend(rgb.pixels().map(|px| norm(f32::from(px[c]))));
         }
+    } else {
+        out.extend(rgb.pixels().map(|px| {
+            norm(0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2]))
+        }));
     }
     out
 }

@@ -4,35 +4,79 @@
 //! baseline (`Image.convert("L")`). A plain loop over the RGB bytes that the compiler vectorises:
 //! `image`'s generic conversion (floating point, BT.709 weights) cost 1.3 ms of a 500x500 photo's
 //! preprocessing and 16 ms of a 2048x1536 one's; this costs about a third of that.
+//!
+//! Only the face regions are converted ([`region_luma8`]), after detection: a full grayscale copy
+//! of every photo cost 0.37 ms of a 500x500 photo's preprocessing (3.5% of the server's CPU under
+//! load) and 3.7 ms of a 2048x1536 one's, for crops that cover a fraction of it.
 
 use image::{DynamicImage, GrayImage};
+
+/// A square or rectangular region of an image, in whole pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width (at least 1).
+    pub w: u32,
+    /// Height (at least 1).
+    pub h: u32,
+}
 
 /// BT.601 weights scaled by 2^16 (they sum to 65536).
 const WEIGHTS: [u32; 3] = [19_595, 38_470, 7_471];
 
 /// The luma plane of `img`.
 pub fn to_luma8(img: &DynamicImage) -> GrayImage {
-    let owned;
-    let rgb = match img {
-        DynamicImage::ImageRgb8(rgb) => rgb,
-        DynamicImage::ImageLuma8(gray) => return gray.clone(),
-        other => {
-            owned = other.to_rgb8();
-            &owned
-        }
+    let whole = Region {
+        x: 0,
+        y: 0,
+        w: img.width(),
+        h: img.height(),
     };
-    let luma = rgb
-        .as_raw()
-        .chunks_exact(3)
-        .map(|p| {
-            let sum = WEIGHTS[0] * u32::from(p[0])
-                + WEIGHTS[1] * u32::from(p[1])
-                + WEIGHTS[2] * u32::from(p[2]);
-            ((sum + (1 << 15)) >> 16) as u8
-        })
-        .collect();
-    GrayImage::from_raw(rgb.width(), rgb.height(), luma)
-        .expect("one luma byte per RGB pixel; this is a bug")
+    region_luma8(img, whole)
+}
+
+/// The luma of `region` of `img` (which must lie inside it), as an image of the region's size.
+pub fn region_luma8(img: &DynamicImage, region: Region) -> GrayImage {
+    let Region { x, y, w, h } = region;
+    let (x, w, width) = (x as usize, w as usize, img.width() as usize);
+    let rows = y as usize..(y + h) as usize;
+    let mut luma = Vec::with_capacity(w * h as usize);
+    match img {
+        DynamicImage::ImageRgb8(rgb) => {
+            for row in rows {
+                let start = (row * width + x) * 3;
+                luma.extend(
+                    rgb.as_raw()[start..start + w * 3]
+                        .chunks_exact(3)
+                        .map(bt601),
+                );
+            }
+        }
+        DynamicImage::ImageLuma8(gray) => {
+            for row in rows {
+                let start = row * width + x;
+                luma.extend_from_slice(&gray.as_raw()[start..start + w]);
+            }
+        }
+        other => {
+            let rgb = other
+                .crop_imm(region.x, region.y, region.w, region.h)
+                .to_rgb8();
+            luma.extend(rgb.as_raw().chunks_exact(3).map(bt601));
+        }
+    }
+    GrayImage::from_raw(region.w, region.h, luma)
+        .expect("one luma byte per pixel of the region; this is a bug")
+}
+
+/// Pillow's fixed-point BT.601 luma of one RGB pixel.
+fn bt601(p: &[u8]) -> u8 {
+    let sum =
+        WEIGHTS[0] * u32::from(p[0]) + WEIGHTS[1] * u32::from(p[1]) + WEIGHTS[2] * u32::from(p[2]);
+    ((sum + (1 << 15)) >> 16) as u8
 }
 
 #[cfg(test)]
@@ -71,5 +115,30 @@ mod tests {
             image::Rgba([255, 0, 0, 10]),
         ));
         assert!(to_luma8(&rgba).pixels().all(|p| p.0[0] == 76));
+    }
+
+    #[test]
+    fn a_region_is_the_same_pixels_of_the_whole_copy() {
+        let img = RgbImage::from_fn(37, 23, |x, y| {
+            Rgb([(x * 7) as u8, (y * 11) as u8, (x * y) as u8])
+        });
+        let region = Region {
+            x: 5,
+            y: 3,
+            w: 17,
+            h: 19,
+        };
+        for img in [
+            DynamicImage::ImageRgb8(img.clone()),
+            DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(img.clone()).to_luma8()),
+            DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(img).to_rgba8()),
+        ] {
+            let whole = to_luma8(&img);
+            let part = region_luma8(&img, region);
+            assert_eq!(part.dimensions(), (17, 19));
+            for (px, py, p) in part.enumerate_pixels() {
+                assert_eq!(*p, whole[(px + 5, py + 3)], "({px}, {py})");
+            }
+        }
     }
 }

@@ -8,53 +8,26 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 
-/// A square or rectangular region of the source, in whole pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region {
-    /// Left edge.
-    pub x: u32,
-    /// Top edge.
-    pub y: u32,
-    /// Width (at least 1).
-    pub w: u32,
-    /// Height (at least 1).
-    pub h: u32,
+/// `src` resized to `width` x `height` (aspect ratio not kept).
+pub fn rgb(src: &RgbImage, width: u32, height: u32) -> RgbImage {
+    resize(src, PixelType::U8x3, width, height)
 }
 
 /// `src` resized to `width` x `height` (aspect ratio not kept).
-pub fn rgb(src: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let whole = Region {
-        x: 0,
-        y: 0,
-        w: src.width(),
-        h: src.height(),
-    };
-    resize(src, PixelType::U8x3, whole, width, height)
-}
-
-/// `region` of `src` resized to `width` x `height`.
-pub fn gray_region(src: &GrayImage, region: Region, width: u32, height: u32) -> GrayImage {
-    resize(src, PixelType::U8, region, width, height)
+pub fn gray(src: &GrayImage, width: u32, height: u32) -> GrayImage {
+    resize(src, PixelType::U8, width, height)
 }
 
 fn resize<P: Pixel<Subpixel = u8>>(
     src: &ImageBuffer<P, Vec<u8>>,
     kind: PixelType,
-    region: Region,
     width: u32,
     height: u32,
 ) -> ImageBuffer<P, Vec<u8>> {
     let view = ImageRef::new(src.width(), src.height(), src.as_raw(), kind)
         .expect("an image buffer holds width x height pixels of its type; this is a bug");
     let mut dst = Image::new(width, height, kind);
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(
-            f64::from(region.x),
-            f64::from(region.y),
-            f64::from(region.w.max(1)),
-            f64::from(region.h.max(1)),
-        );
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new()
         .resize(&view, &mut dst, &options)
         .expect("source and destination share one u8 pixel type; this is a bug");
@@ -82,52 +55,11 @@ mod tests {
         let src = GrayImage::from_fn(400, 400, |x, _| {
             image::Luma([if x % 2 == 0 { 0 } else { 255 }])
         });
-        let out = gray_region(
-            &src,
-            Region {
-                x: 0,
-                y: 0,
-                w: 400,
-                h: 400,
-            },
-            64,
-            64,
-        );
+        let out = gray(&src, 64, 64);
         assert!(
             out.pixels().all(|p| (110..=145).contains(&p.0[0])),
             "{:?}",
             out.get_pixel(10, 10)
         );
-    }
-
-    #[test]
-    fn a_region_takes_only_its_pixels() {
-        let src = GrayImage::from_fn(200, 100, |x, _| {
-            image::Luma([if x < 100 { 0 } else { 200 }])
-        });
-        let right = gray_region(
-            &src,
-            Region {
-                x: 120,
-                y: 10,
-                w: 60,
-                h: 60,
-            },
-            30,
-            30,
-        );
-        assert!(right.pixels().all(|p| p.0[0] == 200));
-        let left = gray_region(
-            &src,
-            Region {
-                x: 10,
-                y: 10,
-                w: 60,
-                h: 60,
-            },
-            30,
-            30,
-        );
-        assert!(left.pixels().all(|p| p.0[0] == 0));
     }
 }

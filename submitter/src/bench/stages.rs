@@ -3,7 +3,7 @@
 //! clip, and tokenization of short texts. The same library functions the pipelines call.
 
 use super::workloads::{Payload, Workload};
-use soyl_models::face::{crop, detect, luma};
+use soyl_models::face::{crop, detect};
 use soyl_models::image_input::{self, ImageLimits};
 use soyl_models::manifest::Task;
 use soyl_models::text::tokenize::TextTokenizer;
@@ -100,7 +100,6 @@ fn image_stages(
     };
     let limits = ImageLimits::default();
     let img = image_input::decode(bytes, &limits)?;
-    let gray = luma::to_luma8(&img);
     let face = detect::BoundingBox {
         x: img.width() as f32 * 0.3,
         y: img.height() as f32 * 0.2,
@@ -119,23 +118,16 @@ fn image_stages(
             })?,
         ),
         (
-            "grayscale copy",
+            super::targets::CROP_STAGE,
             per_second(budget, || {
-                Ok::<_, std::convert::Infallible>(luma::to_luma8(&img))
+                Ok::<_, std::convert::Infallible>(crop::to_tensor(&img, &face, emo.image()))
             })?,
         ),
         (
-            "one face crop + resize",
-            per_second(budget, || {
-                Ok::<_, std::convert::Infallible>(crop::to_tensor(&gray, &face, emo.image()))
-            })?,
-        ),
-        (
-            "decode + detector input + gray (pipeline stage 1)",
+            super::targets::IMAGE_STAGE,
             per_second(budget, || {
                 let img = image_input::decode(bytes, &limits)?;
-                let tensor = detect::to_tensor(&img, det.image());
-                Ok::<_, soyl_models::InputError>((tensor, luma::to_luma8(&img)))
+                Ok::<_, soyl_models::InputError>(detect::to_tensor(&img, det.image()))
             })?,
         ),
     ])
