@@ -57,7 +57,9 @@ impl Preprocess {
 
 /// Runs CPU-heavy work on tokio's blocking pool; a panic there (a decoder or tokenizer bug on
 /// hostile input) becomes an input error with `crash_code` instead of taking the worker down.
-async fn blocking<T: Send + 'static>(
+/// [`Preprocess::run`] bounds how many run at once; short steps that free memory call this
+/// directly, so that they do not queue behind new decodes.
+pub(crate) async fn blocking<T: Send + 'static>(
     crash_code: &'static str,
     f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
 ) -> Result<T, ModelError> {

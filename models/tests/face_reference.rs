@@ -3,26 +3,20 @@
 
 use soyl_models::face::{BatchOverrides, FaceParams, FacePipeline};
 use soyl_models::image_input::ImageLimits;
-use soyl_models::runtime::RuntimeOptions;
-use soyl_models::{CancelToken, DeviceChoice, Repository, Runtime};
+use soyl_models::{CancelToken, Repository};
 use std::path::PathBuf;
+
+mod common;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn pipeline() -> FacePipeline {
-    let runtime = Runtime::init(RuntimeOptions {
-        device: DeviceChoice::Cpu,
-        intra_threads: 0,
-        spinning: false,
-        preprocess_threads: 0,
-        replicas: 0,
-    })
-    .expect("ONNX Runtime (run scripts/setup-ort.sh)");
+    let runtime = common::runtime();
     let repo = Repository::load(&root().join("models/repository")).expect("model repository");
     FacePipeline::start(
-        &runtime,
+        runtime,
         &repo,
         BatchOverrides::default(),
         ImageLimits::default(),
@@ -78,4 +72,30 @@ async fn group_photo_has_six_faces_mostly_happy() {
         .count();
     assert_eq!(got.faces.len(), 6, "{:?}", got.faces);
     assert!(happy >= 5, "{happy} happy of 6");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_face_filling_a_large_photo_is_cut_off_the_async_threads_and_reads_the_same() {
+    // happy.jpg scaled to 2000x2000: its face's square is over a megapixel, past the crops
+    // cut inline (face::crop::INLINE_PIXELS), so they are cut on the blocking pool.
+    let small = image::load_from_memory(&photo("happy.jpg")).expect("decodes");
+    let large = small.resize_exact(2000, 2000, image::imageops::FilterType::Triangle);
+    let mut jpeg = Vec::new();
+    large
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encodes");
+    let got = pipeline()
+        .analyze(jpeg, PARAMS, true, &CancelToken::new())
+        .await
+        .expect("analysis");
+    assert_eq!(got.faces.len(), 1, "{:?}", got.faces);
+    let side = got.faces[0].bbox.w.max(got.faces[0].bbox.h);
+    assert!(
+        side * side > soyl_models::face::crop::INLINE_PIXELS,
+        "the face is {side} px"
+    );
+    assert_eq!(got.faces[0].reading.top, "happy");
 }

@@ -27,17 +27,6 @@ pub struct Region {
 /// BT.601 weights scaled by 2^16 (they sum to 65536).
 const WEIGHTS: [u32; 3] = [19_595, 38_470, 7_471];
 
-/// The luma plane of `img`.
-pub fn to_luma8(img: &DynamicImage) -> GrayImage {
-    let whole = Region {
-        x: 0,
-        y: 0,
-        w: img.width(),
-        h: img.height(),
-    };
-    region_luma8(img, whole)
-}
-
 /// The luma of `region` of `img` (which must lie inside it), as an image of the region's size.
 pub fn region_luma8(img: &DynamicImage, region: Region) -> GrayImage {
     let Region { x, y, w, h } = region;
@@ -82,6 +71,17 @@ fn bt601(p: &[u8]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The luma plane of the whole of `img`.
+    fn to_luma8(img: &DynamicImage) -> GrayImage {
+        let whole = Region {
+            x: 0,
+            y: 0,
+            w: img.width(),
+            h: img.height(),
+        };
+        region_luma8(img, whole)
+    }
     use image::{Rgb, RgbImage};
 
     fn luma_of(px: [u8; 3]) -> u8 {

@@ -1,6 +1,6 @@
 //! The two-stage face pipeline: decode (blocking pool) -> detector lane -> NMS -> square grayscale
-//! crops (inline, from the decoded image) -> expression lane -> readings. Both lanes batch across every job in the
-//! process. Called by the worker once per image input.
+//! crops from the decoded image (inline when small) -> expression lane -> readings. Both lanes
+//! batch across every job in the process. Called by the worker once per image input.
 
 pub mod crop;
 pub mod detect;
@@ -8,7 +8,7 @@ pub mod luma;
 pub mod resize;
 
 use crate::affect::{read_scores, round4, Reading};
-use crate::blocking::{unshare, Preprocess, DECODER_CRASHED};
+use crate::blocking::{blocking, unshare, Preprocess, DECODER_CRASHED};
 use crate::image_input::{self, ImageLimits};
 use crate::lane::{CancelToken, Lane};
 use crate::manifest::{Manifest, Task};
@@ -179,14 +179,21 @@ impl FacePipeline {
         detections.retain(|d| d.bbox.w.min(d.bbox.h) >= min);
         detections.truncate(params.max_faces as usize);
 
-        // Inline: a face's crop costs tens of microseconds, less than a hop to the blocking pool,
-        // and the decoded image is freed as soon as they are cut.
-        let emo = self.emotion_manifest.image();
-        let crops: Vec<Vec<f32>> = detections
-            .iter()
-            .map(|d| crop::to_tensor(&img, &d.bbox, emo))
-            .collect();
-        drop(img);
+        // The decoded image is freed as soon as its faces are cut (never queued behind decodes).
+        let emo = self.emotion_manifest.clone();
+        let boxes: Vec<BoundingBox> = detections.iter().map(|d| d.bbox).collect();
+        let inline = crop::source_pixels(&boxes) <= crop::INLINE_PIXELS;
+        let cut = move || {
+            Ok(boxes
+                .iter()
+                .map(|b| crop::to_tensor(&img, b, emo.image()))
+                .collect::<Vec<_>>())
+        };
+        let crops = if inline {
+            cut().map_err(ModelError::Input)?
+        } else {
+            blocking(DECODER_CRASHED, cut).await?
+        };
         // join_all polls every `infer` once before awaiting any, so all crops reach the lane together.
         let answers = futures::future::join_all(
             crops

@@ -1,4 +1,4 @@
-//! Shared set-up for the text tests: an ONNX Runtime on CPU and a text pipeline over a model
+//! Shared set-up for the model tests: an ONNX Runtime on CPU (one per process) and a text pipeline
 //! repository folder (the project's `models/repository`, or `models/testdata`).
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
