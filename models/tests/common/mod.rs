@@ -1,5 +1,5 @@
-//! Shared set-up for the model tests: an ONNX Runtime on CPU (one per process) and a text pipeline
-//! repository folder (the project's `models/repository`, or `models/testdata`).
+//! Shared set-up for the model tests: the process's ONNX Runtime on CPU, and a text pipeline
+//! over a model repository folder (the project's `models/repository`, or `models/testdata`).
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
