@@ -5,6 +5,7 @@
 //! is one synchronous `POST /analyze`.
 //! Latency is from the first byte sent to the terminal answer read.
 
+use super::lanes::LaneTotals;
 use super::workloads::{Payload, Workload};
 use anyhow::Context;
 use serde_json::Value;
@@ -43,6 +44,9 @@ pub struct Point {
     pub p99_ms: f64,
     /// Mean size of the ONNX Runtime batch each item ran in, per model (soyl only).
     pub mean_batch: BTreeMap<String, f64>,
+    /// Items each lane ran per second spent in session runs during this point (soyl only; see
+    /// [`super::lanes`]).
+    pub lane_items_per_busy_s: BTreeMap<String, f64>,
 }
 
 /// Where to send load.
@@ -73,6 +77,11 @@ pub async fn run_point(
     concurrency: usize,
     duration: Duration,
 ) -> Point {
+    let base = target.url.trim_end_matches('/');
+    let lanes_before = match target.api {
+        Api::Soyl => LaneTotals::scrape(http, base).await,
+        Api::Baseline => None,
+    };
     let started = Instant::now();
     let deadline = started + duration;
     let clients = (0..concurrency).map(|client| {
@@ -104,6 +113,13 @@ pub async fn run_point(
     });
     let tallies = futures::future::join_all(clients).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let lane_items_per_busy_s = match lanes_before {
+        Some(before) => LaneTotals::scrape(http, base)
+            .await
+            .map(|after| before.rates_until(&after))
+            .unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
     let mut all = Tally::default();
     for tally in tallies.into_iter().flatten() {
         all.latencies.extend(tally.latencies);
@@ -138,6 +154,7 @@ pub async fn run_point(
             .into_iter()
             .map(|(model, (sum, n))| (model, sum / n.max(1) as f64))
             .collect(),
+        lane_items_per_busy_s,
     }
 }
 

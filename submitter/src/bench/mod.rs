@@ -6,6 +6,7 @@
 //! and `bench.svg`; [`targets`] states the targets as met or not. Called from `main`.
 
 pub mod ceiling;
+pub mod lanes;
 pub mod load;
 pub mod report;
 pub mod server;
@@ -151,6 +152,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         points: &points,
         servers: &servers,
         cores,
+        on_cuda: device == "cuda",
     });
     let report = Report {
         machine: format!("{}, {cores} cores, device {device}", cpu_model()),

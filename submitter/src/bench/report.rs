@@ -112,7 +112,7 @@ fn end_to_end(s: &mut String, points: &[Point]) {
         for t in &targets {
             let _ = write!(s, " {t} jobs/s | {t} p50/p95/p99 |");
         }
-        s.push_str(" mean batch (soyl) |\n|---:|");
+        s.push_str(" soyl lanes: mean batch, items per busy s |\n|---:|");
         s.push_str(&"---:|---:|".repeat(targets.len()));
         s.push_str("---|\n");
         let levels = unique_sorted(
@@ -141,12 +141,7 @@ fn end_to_end(s: &mut String, points: &[Point]) {
                             p.throughput, p.p50_ms, p.p95_ms, p.p99_ms
                         );
                         if *t == "soyl" {
-                            batches = p
-                                .mean_batch
-                                .iter()
-                                .map(|(m, b)| format!("{m} {b:.1}"))
-                                .collect::<Vec<_>>()
-                                .join(", ");
+                            batches = lane_figures(p);
                         }
                     }
                     None => s.push_str(" - | - |"),
@@ -156,6 +151,18 @@ fn end_to_end(s: &mut String, points: &[Point]) {
         }
         s.push('\n');
     }
+}
+
+/// Each lane's mean batch and, where the server's metrics were read, its items per busy second.
+fn lane_figures(p: &Point) -> String {
+    p.mean_batch
+        .iter()
+        .map(|(lane, batch)| match p.lane_items_per_busy_s.get(lane) {
+            Some(rate) => format!("{lane} {batch:.1}, {rate:.0}/s"),
+            None => format!("{lane} {batch:.1}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
