@@ -20,7 +20,7 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
 
 echo "== 1. soyl bench --device $device" >&2
-timeout 240 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
+timeout 200 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
   >"$out/full.log" 2>&1
 echo "bench exit $?" >>"$out/full.log"
 
@@ -40,7 +40,7 @@ debug_run() {
     curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break
     sleep 0.5
   done
-  timeout 90 "$soyl" bench --url "http://127.0.0.1:$port" --no-ceiling --workloads face1,face6 \
+  timeout 60 "$soyl" bench --url "http://127.0.0.1:$port" --no-ceiling --workloads face1,face6 \
     --concurrency 1,16,64 --duration-s "$duration" --out "$out/$name" >"$out/$name.log" 2>&1
   echo "bench exit $?" >>"$out/$name.log"
   grep -E '^Vm(HWM|RSS)' "/proc/$pid/status" >>"$out/$name.log" 2>/dev/null
