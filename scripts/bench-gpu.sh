@@ -8,8 +8,7 @@
 #   1. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
 #   2. face1 and face6 against a `soyl serve --device cuda` that logs every lane batch with its
 #      seconds (SOYL_LOG=soyl_models=debug), so a slow batch shows which lane and size it was;
-#   3. the same with one intra-op thread per session (`--intra-threads 1`), the suspect of the
-#      stalls once seen with batching on CUDA.
+#   3. the same with a 4 ms batching delay (`--max-delay-ms 4`) against the face models' 0.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
 set -uo pipefail
 soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
@@ -51,10 +50,10 @@ debug_run() {
 
 echo "== 2. lane batches logged" >&2
 debug_run lanes
-echo "== 3. one intra-op thread per session" >&2
-debug_run intra1 --intra-threads 1
+echo "== 3. 4 ms batching delay" >&2
+debug_run delay4 --max-delay-ms 4
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
-for name in lanes intra1; do
+for name in lanes delay4; do
   log=$out/$name-serve.log
   [ -f "$log" ] || continue
   sed 's/\x1b\[[0-9;]*m//g' "$log" | grep 'lane batch' |

@@ -255,6 +255,11 @@ pub struct Manifest {
     pub affect: BTreeMap<String, [f32; 2]>,
     /// Lane batching defaults.
     pub batching: BatchingDefaults,
+    /// Whether the model may run on the CUDA provider (default yes). `false` keeps it on the CPU
+    /// under `--device cuda` and `auto` too, for models the host's cores run faster than the
+    /// CUDA provider does (operators it leaves on the CPU, with copies between the two).
+    #[serde(default = "yes")]
+    pub cuda: bool,
     /// Folder the manifest was read from (set on load).
     #[serde(skip)]
     pub dir: PathBuf,

@@ -151,8 +151,22 @@ impl Runtime {
     }
 
     /// Builds a session for `model` from `path` on the chosen device, and says which device it got.
-    pub fn session(&self, model: &str, path: &Path) -> Result<(Session, Device), ModelError> {
+    /// `cuda_allowed: false` (the manifest's `cuda = false`) keeps it on the CPU whatever the
+    /// device policy.
+    pub fn session(
+        &self,
+        model: &str,
+        path: &Path,
+        cuda_allowed: bool,
+    ) -> Result<(Session, Device), ModelError> {
         let opts = &self.inner.options;
+        if !cuda_allowed && opts.device != DeviceChoice::Cpu {
+            tracing::info!(
+                model,
+                "manifest says cuda = false: this model runs on the CPU"
+            );
+            return Ok((self.build(model, path, false)?, Device::Cpu));
+        }
         let want_cuda = match opts.device {
             DeviceChoice::Cpu => false,
             DeviceChoice::Cuda => true,

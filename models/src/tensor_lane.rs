@@ -4,9 +4,14 @@
 //! manifest names an attention mask (Hugging Face audio classifiers) also get an `i64` mask built
 //! from each item's [`TensorItem::valid_len`].
 //!
-//! On CUDA a batch is padded with zero items to the next power of two, and every such size up to
-//! `max_batch` is run once at start: each new input shape costs the CUDA provider a slow first run
-//! (kernel selection, arena growth), so the lane keeps to a few shapes it has already seen.
+//! On CUDA every batch is padded with zero items to the lane's `max_batch`, so a session only
+//! ever sees one input shape, run once at start. Measured on an H200 (ONNX Runtime 1.31.1, cuDNN 9,
+//! docs/performance.md): each *change* of input shape cost a convolution model 0.05-2.4 s, even
+//! back to a shape already run and with the heuristic algorithm search, because the CUDA
+//! provider's convolutions rebuild their cuDNN execution plans whenever their input shape differs
+//! from the last one. Batches of varying size (or padded to powers of two) stalled the face lanes
+//! for seconds under load; one shape per session never does. The padding is cheap on a GPU: a
+//! batch of 16 detector inputs takes 3 ms against 1.2 ms for one.
 
 use crate::lane::{Batcher, Lane, LaneConfig};
 use crate::manifest::Manifest;
@@ -53,8 +58,10 @@ pub struct TensorBatcher<I = Vec<f32>> {
     item_len: usize,
     outputs: Vec<(String, usize)>,
     buffer: Vec<f32>,
-    /// Pad batches to powers of two (CUDA): a few shapes, each warmed at start.
-    pad_to_bucket: bool,
+    /// Whether the session runs on CUDA, where every batch is padded to `fixed_rows`.
+    cuda: bool,
+    /// Rows of every CUDA batch (the lane's `max_batch`, set by [`TensorBatcher::warm_up`]).
+    fixed_rows: Option<usize>,
     item: PhantomData<fn(I)>,
 }
 
@@ -64,7 +71,8 @@ pub type TensorOutputs = Vec<Vec<f32>>;
 impl<I: TensorItem> TensorBatcher<I> {
     /// Loads the model of `manifest` on the runtime's device.
     pub fn load(runtime: &Runtime, manifest: &Manifest) -> Result<(Self, Device), ModelError> {
-        let (session, device) = runtime.session(&manifest.name, &manifest.model_path())?;
+        let (session, device) =
+            runtime.session(&manifest.name, &manifest.model_path(), manifest.cuda)?;
         let input = manifest.main_input();
         let item_shape: Vec<usize> = input
             .shape
@@ -93,7 +101,8 @@ impl<I: TensorItem> TensorBatcher<I> {
                 .map(|o| (o.name.clone(), o.item_len()))
                 .collect(),
             buffer: Vec::new(),
-            pad_to_bucket: device == Device::Cuda,
+            cuda: device == Device::Cuda,
+            fixed_rows: None,
             item: PhantomData,
         };
         Ok((batcher, device))
@@ -104,30 +113,23 @@ impl<I: TensorItem> TensorBatcher<I> {
         self.item_len
     }
 
-    /// On CUDA, runs each padded batch size up to `max_batch` once, so no request pays for a
-    /// first run of a new shape. Nothing on CPU.
+    /// On CUDA, fixes every batch at `max_batch` rows and runs that shape once, so no request
+    /// pays for its first run. Nothing on CPU, where a batch runs at its own size.
     pub fn warm_up(&mut self, max_batch: usize) -> Result<(), ModelError> {
-        if !self.pad_to_bucket {
+        if !self.cuda {
             return Ok(());
         }
-        let mut n = 1;
-        while n <= max_batch.next_power_of_two() {
-            self.buffer.clear();
-            self.mask_buffer.clear();
-            self.execute(n)?;
-            n *= 2;
-        }
+        self.fixed_rows = Some(max_batch.max(1));
+        self.buffer.clear();
+        self.mask_buffer.clear();
+        self.execute(0)?;
         Ok(())
     }
 
-    /// Runs the batch of `n` real items already in the buffers (padding them first on CUDA) and
-    /// splits the outputs of the real items.
+    /// Runs the batch of `n` real items already in the buffers (padded to the fixed rows on
+    /// CUDA) and splits the outputs of the real items.
     fn execute(&mut self, n: usize) -> Result<Vec<TensorOutputs>, ModelError> {
-        let rows = if self.pad_to_bucket {
-            n.next_power_of_two()
-        } else {
-            n
-        };
+        let rows = self.fixed_rows.map_or(n, |fixed| fixed.max(n));
         self.buffer.resize(rows * self.item_len, 0.0);
         if self.mask.is_some() {
             self.mask_buffer.resize(rows * self.item_len, 0);

@@ -66,7 +66,8 @@ impl TextBatcher {
         manifest: &Manifest,
         padding: Arc<PaddingStats>,
     ) -> Result<(Self, Device), ModelError> {
-        let (session, device) = runtime.session(&manifest.name, &manifest.model_path())?;
+        let (session, device) =
+            runtime.session(&manifest.name, &manifest.model_path(), manifest.cuda)?;
         let classifier = manifest.classifier();
         let batcher = TextBatcher {
             model: manifest.name.clone(),

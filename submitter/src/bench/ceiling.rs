@@ -37,7 +37,7 @@ pub fn measure(
     let mut rows = Vec::new();
     for manifest in repo.models() {
         let path = manifest.model_path();
-        let (mut session, device) = runtime.session(&manifest.name, &path)?;
+        let (mut session, device) = runtime.session(&manifest.name, &path, manifest.cuda)?;
         let gpu_batches: &[usize] = if device == Device::Cuda {
             &[256, 1024]
         } else {

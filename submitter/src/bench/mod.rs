@@ -249,8 +249,12 @@ fn now() -> String {
     )
 }
 
-/// The checkout's commit, from git if it is at hand (the binary may run far from its checkout).
+/// The commit measured: `SOYL_COMMIT` when set (a binary carried to another host), else the
+/// checkout's, from git.
 fn commit() -> String {
+    if let Ok(commit) = std::env::var("SOYL_COMMIT") {
+        return commit;
+    }
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -258,5 +262,5 @@ fn commit() -> String {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| std::env::var("SOYL_COMMIT").unwrap_or_else(|_| "unknown".into()))
+        .unwrap_or_else(|| "unknown".into())
 }
