@@ -40,7 +40,7 @@ debug_run() {
     sleep 0.5
   done
   timeout 60 "$soyl" bench --url "http://127.0.0.1:$port" --no-ceiling --workloads face1,face6 \
-    --concurrency 1,16,64 --duration-s "$duration" --out "$out/$name" >"$out/$name.log" 2>&1
+    --concurrency 1,16,64,256 --duration-s "$duration" --out "$out/$name" >"$out/$name.log" 2>&1
   echo "bench exit $?" >>"$out/$name.log"
   grep -E '^Vm(HWM|RSS)' "/proc/$pid/status" >>"$out/$name.log" 2>/dev/null
   kill "$pid" 2>/dev/null
