@@ -8,7 +8,7 @@
 #   1. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
 #   2. face1 and face6 against a `soyl serve --device cuda` that logs every lane batch with its
 #      seconds (SOYL_LOG=soyl_models=debug), so a slow batch shows which lane and size it was;
-#   3. the same with a 4 ms batching delay (`--max-delay-ms 4`) against the face models' 0.
+#   3. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
 set -uo pipefail
 soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
@@ -23,10 +23,10 @@ timeout 200 "$soyl" bench --device "$device" --duration-s "$duration" --out "$ou
   >"$out/full.log" 2>&1
 echo "bench exit $?" >>"$out/full.log"
 
-# Serves on a free port with lane-batch logging, runs face1 and face6, stops; $1 names the run.
+# Serves on a free port with lane-batch logging, runs the workloads $2, stops; $1 names the run.
 debug_run() {
-  local name=$1
-  shift
+  local name=$1 workloads=$2
+  shift 2
   local data port log=$out/$name-serve.log
   data=$(mktemp -d)
   port=$((18000 + RANDOM % 2000))
@@ -39,7 +39,7 @@ debug_run() {
     curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break
     sleep 0.5
   done
-  timeout 60 "$soyl" bench --url "http://127.0.0.1:$port" --no-ceiling --workloads face1,face6 \
+  timeout 60 "$soyl" bench --url "http://127.0.0.1:$port" --no-ceiling --workloads "$workloads" \
     --concurrency 1,16,64,256 --duration-s "$duration" --out "$out/$name" >"$out/$name.log" 2>&1
   echo "bench exit $?" >>"$out/$name.log"
   grep -E '^Vm(HWM|RSS)' "/proc/$pid/status" >>"$out/$name.log" 2>/dev/null
@@ -49,11 +49,11 @@ debug_run() {
 }
 
 echo "== 2. lane batches logged" >&2
-debug_run lanes
-echo "== 3. 4 ms batching delay" >&2
-debug_run delay4 --max-delay-ms 4
+debug_run lanes face1,face6
+echo "== 3. 8 voice replicas" >&2
+debug_run replicas8 voice --replicas 8
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
-for name in lanes delay4; do
+for name in lanes replicas8; do
   log=$out/$name-serve.log
   [ -f "$log" ] || continue
   sed 's/\x1b\[[0-9;]*m//g' "$log" | grep 'lane batch' |
