@@ -32,9 +32,18 @@ pub fn runtime() -> &'static Runtime {
 
 /// The text pipeline of the repository folder `models/<folder>`.
 pub fn pipeline(folder: &str, options: TextOptions) -> TextPipeline {
+    pipeline_with(folder, BatchOverrides::default(), options)
+}
+
+/// The same with batching overrides.
+pub fn pipeline_with(
+    folder: &str,
+    overrides: BatchOverrides,
+    options: TextOptions,
+) -> TextPipeline {
     let runtime = runtime();
     let repo = Repository::load(&models_dir().join(folder)).expect("model repository");
-    TextPipeline::start_with(runtime, &repo, BatchOverrides::default(), options)
+    TextPipeline::start_with(runtime, &repo, overrides, options)
         .expect("text lane")
         .expect("a text model in the repository")
 }
