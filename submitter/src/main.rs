@@ -3,6 +3,7 @@
 use clap::Parser;
 use soyl_submitter::config::{Cli, Command, LogFormat};
 use soyl_submitter::serve::Role;
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -12,7 +13,9 @@ async fn main() -> anyhow::Result<()> {
         EnvFilter::try_from_env("SOYL_LOG").unwrap_or_else(|_| EnvFilter::new("info,ort=error"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only on a terminal, never in a log file or a collector.
+        .with_ansi(std::io::stderr().is_terminal());
     match cli.log_format {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
