@@ -4,7 +4,7 @@
 
 use super::detect::BoundingBox;
 use super::luma::{self, Region};
-use super::resize;
+use super::{normalise, resize};
 use crate::manifest::ImagePreprocess;
 use image::DynamicImage;
 
@@ -33,9 +33,7 @@ pub fn to_tensor(img: &DynamicImage, bbox: &BoundingBox, pre: &ImagePreprocess) 
         h: side as u32,
     };
     let face = resize::gray(&luma::region_luma8(img, region), pre.width, pre.height);
-    face.pixels()
-        .map(|p| (f32::from(p[0]) - pre.mean) / pre.std)
-        .collect()
+    normalise::gray_plane(face.as_raw(), pre)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! normalised; its anchor scores thresholded, boxes mapped back to original pixels, and
 //! overlapping boxes removed by non-maximum suppression.
 
-use super::resize;
+use super::{normalise, resize};
 use crate::manifest::{Color, DetectorSettings, ImagePreprocess};
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
@@ -70,20 +70,18 @@ pub fn to_tensor(img: &DynamicImage, pre: &ImagePreprocess) -> Vec<f32> {
         DynamicImage::ImageRgb8(rgb) => resize::rgb(rgb, pre.width, pre.height),
         other => resize::rgb(&other.to_rgb8(), pre.width, pre.height),
     };
-    // Written plane by plane into uninitialised capacity: no zeroing pass, no strided stores.
-    let channels = if pre.color == Color::Rgb { 3 } else { 1 };
-    let mut out = Vec::with_capacity((pre.width * pre.height) as usize * channels);
-    let norm = |v: f32| (v - pre.mean) / pre.std;
-    if channels == 3 {
-        for c in 0..3 {
-            out.extend(rgb.pixels().map(|px| norm(f32::from(px[c]))));
-        }
+    if pre.color == Color::Rgb {
+        normalise::rgb_planes(rgb.as_raw(), pre)
     } else {
-        out.extend(rgb.pixels().map(|px| {
-            norm(0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2]))
-        }));
+        // A weighted sum of three samples: no table; no bundled detector reads gray.
+        rgb.pixels()
+            .map(|px| {
+                let luma =
+                    0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2]);
+                (luma - pre.mean) / pre.std
+            })
+            .collect()
     }
-    out
 }
 
 /// Turns one image's raw detector outputs into faces in original pixels, most confident first.

@@ -5,6 +5,7 @@
 pub mod crop;
 pub mod detect;
 pub mod luma;
+pub mod normalise;
 pub mod resize;
 
 use crate::affect::{read_scores, round4, Reading};

@@ -60,7 +60,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             })?;
             let repo = Repository::load(&models)?;
             let ceiling = ceiling::measure(&runtime, &repo, &[1, 4, 16, 64], budget)?;
-            let stages = stages::measure(&repo, &wl, budget)?;
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            let stages = stages::measure(&repo, &wl, budget, cores)?;
             Ok((ceiling, stages))
         })
         .await

@@ -62,15 +62,16 @@ pub fn markdown(r: &Report) -> String {
         s.push('\n');
     }
     if !r.stages.is_empty() {
-        s.push_str("## Preprocessing stages, one core\n\n| workload | stage | items/s per core | ms per item |\n|---|---|---:|---:|\n");
+        s.push_str("## Preprocessing stages\n\n| workload | stage | threads | items/s | core-ms per item |\n|---|---|---:|---:|---:|\n");
         for st in &r.stages {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1} | {:.2} |",
+                "| {} | {} | {} | {:.1} | {:.2} |",
                 st.workload,
                 st.stage,
+                st.threads,
                 st.items_per_s,
-                1e3 / st.items_per_s
+                1e3 * st.threads as f64 / st.items_per_s
             );
         }
         s.push('\n');
