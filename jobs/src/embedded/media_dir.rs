@@ -2,9 +2,13 @@
 //! `soyl serve` (the submitter stores uploads, the worker reads them).
 //!
 //! A key maps to `root/<key>`; [`MediaKey`] guarantees it cannot leave the root. A put writes a
-//! temporary file next to the target, syncs it, and renames it over the target, so a reader or a
-//! crash never sees a torn file. File work runs on tokio's blocking pool.
+//! temporary file next to the target and renames it over the target, so a reader never sees a
+//! torn file, then waits for a group flush ([`GroupSync`]) that makes the file, the rename and
+//! any directories created for it durable before the put returns. A crash before that flush
+//! can leave the file torn, but no job refers to a key whose put has not returned. File work
+//! runs on tokio's blocking pool.
 
+use super::group_sync::{GroupSync, Written};
 use crate::{Error, MediaKey, MediaStore, Result};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -20,6 +24,7 @@ const BACKEND: &str = "media-dir";
 #[derive(Debug, Clone)]
 pub struct MediaDir {
     root: Arc<Path>,
+    sync: Arc<GroupSync>,
 }
 
 impl MediaDir {
@@ -30,8 +35,14 @@ impl MediaDir {
             operation: "open",
             message: format!("creating {}: {e}", root.display()),
         })?;
+        let sync = GroupSync::open(&root).map_err(|e| Error::Backend {
+            backend: BACKEND,
+            operation: "open",
+            message: format!("opening {}: {e}", root.display()),
+        })?;
         Ok(MediaDir {
             root: Arc::from(root),
+            sync: Arc::new(sync),
         })
     }
 
@@ -69,15 +80,33 @@ fn io_error(operation: &'static str, path: &Path, error: &io::Error) -> Error {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file in the same directory, renamed into
-/// place, then syncs the directory so that the rename itself survives a crash.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Creates `dir` and its missing ancestors; returns the directories whose entries changed: `dir`
+/// itself (the rename to come) and the parent of every directory created.
+fn create_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut changed = vec![dir.to_path_buf()];
+    let mut missing = dir;
+    while !missing.exists() {
+        match missing.parent() {
+            Some(parent) => {
+                changed.push(parent.to_path_buf());
+                missing = parent;
+            }
+            None => break,
+        }
+    }
+    fs::create_dir_all(dir)?;
+    Ok(changed)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, renamed into place,
+/// then waits until the file and every directory entry made for it are durable.
+fn write_atomically(path: &Path, bytes: &[u8], sync: &GroupSync) -> Result<()> {
     let dir = path.parent().ok_or_else(|| Error::Backend {
         backend: BACKEND,
         operation: "put",
         message: format!("{} has no parent directory", path.display()),
     })?;
-    fs::create_dir_all(dir).map_err(|e| io_error("put", dir, &e))?;
+    let dirs = create_dirs(dir).map_err(|e| io_error("put", dir, &e))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -85,19 +114,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     // Unique per attempt, so concurrent puts of one key never share a temporary file.
     let temp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
     let written = File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
+        .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| fs::rename(&temp, path));
     if let Err(e) = written {
         // Best effort: the temporary file may not exist, and the write error is what matters.
         let _ = fs::remove_file(&temp);
         return Err(io_error("put", path, &e));
     }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("put", dir, &e))
+    let written = Written {
+        file: path.to_path_buf(),
+        dirs,
+    };
+    sync.wait(&written).map_err(|e| io_error("put", path, &e))
 }
 
 /// Reads `path` if it is at most `max_bytes`, judging by the open file's size before reading.
@@ -144,7 +172,8 @@ fn read_limited(path: &Path, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {
 impl MediaStore for MediaDir {
     async fn put(&self, key: &MediaKey, bytes: Bytes, _content_type: Option<&str>) -> Result<()> {
         let path = self.path_of(key);
-        blocking("put", move || write_atomically(&path, &bytes)).await
+        let sync = Arc::clone(&self.sync);
+        blocking("put", move || write_atomically(&path, &bytes, &sync)).await
     }
 
     async fn get(&self, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {

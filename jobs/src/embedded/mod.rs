@@ -6,6 +6,7 @@
 //! the [`SqliteQueue`] and the [`SqliteJobStore`] on it, and a [`MediaDir`] for media.
 
 mod db;
+mod group_sync;
 mod job_store;
 mod keys;
 mod media_dir;
