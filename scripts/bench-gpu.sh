@@ -5,10 +5,12 @@
 #
 # Needs ORT_DYLIB_PATH and LD_LIBRARY_PATH pointing at the onnxruntime-gpu libraries
 # (../shared/ORT.md), the models and media at ../shared, and runs from the checkout's root:
-#   1. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
-#   2. face1 and face6 against a `soyl serve --device cuda` that logs every lane batch with its
+#   0. the five sample faces as one job with CUDA graphs on and off, results compared;
+#   1. face1 and face6 against a `soyl serve --device cuda` that logs every lane batch with its
 #      seconds (SOYL_LOG=soyl_models=debug), so a slow batch shows which lane and size it was;
-#   3. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4.
+#   2. the same with `--cuda-graph false` (every kernel launched on every run);
+#   3. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
+#   4. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
 set -uo pipefail
 soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
@@ -18,42 +20,78 @@ duration=${SOYL_BENCH_DURATION_S:-2}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
 
-echo "== 1. soyl bench --device $device" >&2
-timeout 200 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
-  >"$out/full.log" 2>&1
-echo "bench exit $?" >>"$out/full.log"
+# True when the server on port $1 answers /ready with 200 (curl, or bash's /dev/tcp without it).
+ready() {
+  if command -v curl >/dev/null; then
+    curl -sf "http://127.0.0.1:$1/ready" >/dev/null
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /ready HTTP/1.0\r\n\r\n' >&3 &&
+      head -1 <&3 | grep -q ' 200') 2>/dev/null
+  fi
+}
 
-# Serves on a free port with lane-batch logging, runs the workloads $2, stops; $1 names the run.
+# Starts `soyl serve` on a free port with lane-batch logging ($1 names its log; the rest are
+# extra serve arguments) and waits until it is ready; sets $serve_pid, $serve_url, $serve_data.
+start_serve() {
+  local name=$1 port
+  shift
+  serve_data=$(mktemp -d)
+  port=$((18000 + RANDOM % 2000))
+  serve_url="http://127.0.0.1:$port"
+  NO_COLOR=1 SOYL_LOG=warn,soyl_models=debug "$soyl" serve --auth disabled \
+    --listen "127.0.0.1:$port" --data-dir "$serve_data" --models models/repository \
+    --device "$device" "$@" >"$out/$name-serve.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 1 60); do
+    ready "$port" && return 0
+    sleep 0.5
+  done
+  echo "$name: not ready after 30 s" >&2
+}
+
+stop_serve() {
+  kill "$serve_pid" 2>/dev/null
+  wait "$serve_pid" 2>/dev/null
+  rm -rf "$serve_data"
+}
+
+# Serves with the extra arguments after $2, runs the workloads $2 against it, stops; $1 names it.
 debug_run() {
   local name=$1 workloads=$2
   shift 2
-  local data port log=$out/$name-serve.log
-  data=$(mktemp -d)
-  port=$((18000 + RANDOM % 2000))
-  NO_COLOR=1 SOYL_LOG=warn,soyl_models=debug "$soyl" serve --auth disabled \
-    --listen "127.0.0.1:$port" --data-dir "$data" --models models/repository \
-    --device "$device" "$@" >"$log" 2>&1 &
-  local pid=$!
-  command -v curl >/dev/null || sleep 20
-  for _ in $(seq 1 60); do
-    curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break
-    sleep 0.5
-  done
-  timeout 60 "$soyl" bench --url "http://127.0.0.1:$port" --no-ceiling --workloads "$workloads" \
+  start_serve "$name" "$@"
+  timeout 60 "$soyl" bench --url "$serve_url" --no-ceiling --workloads "$workloads" \
     --concurrency 1,16,64,256 --duration-s "$duration" --out "$out/$name" >"$out/$name.log" 2>&1
   echo "bench exit $?" >>"$out/$name.log"
-  grep -E '^Vm(HWM|RSS)' "/proc/$pid/status" >>"$out/$name.log" 2>/dev/null
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  rm -rf "$data"
+  grep -E '^Vm(HWM|RSS)' "/proc/$serve_pid/status" >>"$out/$name.log" 2>/dev/null
+  stop_serve
 }
 
-echo "== 2. lane batches logged" >&2
+echo "== 0. the sample faces with CUDA graphs on and off" >&2
+faces=(../shared/media/faces/*.jpg)
+for graph in true false; do
+  start_serve "graph-$graph" --cuda-graph "$graph"
+  timeout 60 "$soyl" submit --url "$serve_url" --wait "${faces[@]}" >"$out/faces-graph-$graph.json" 2>&1
+  stop_serve
+done
+python3 scripts/compare-results.py "$out/faces-graph-true.json" "$out/faces-graph-false.json" \
+  >"$out/faces-compare.txt" 2>&1
+cat "$out/faces-compare.txt" >&2
+
+echo "== 1. lane batches logged (CUDA graphs on)" >&2
 debug_run lanes face1,face6
-echo "== 3. 8 voice replicas" >&2
+echo "== 2. lane batches logged, --cuda-graph false" >&2
+debug_run nograph face1,face6 --cuda-graph false
+
+echo "== 3. soyl bench --device $device" >&2
+timeout 220 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
+  >"$out/full.log" 2>&1
+echo "bench exit $?" >>"$out/full.log"
+
+echo "== 4. 8 voice replicas" >&2
 debug_run replicas8 voice --replicas 8
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
-for name in lanes replicas8; do
+for name in lanes nograph replicas8; do
   log=$out/$name-serve.log
   [ -f "$log" ] || continue
   sed 's/\x1b\[[0-9;]*m//g' "$log" | grep 'lane batch' |

@@ -118,6 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         spinning: false,
         preprocess_threads: 0,
         replicas: 0,
+        cuda_graph: true,
     })?;
     let repo = Repository::load(&repo_dir)?;
     println!(

@@ -12,6 +12,7 @@
 
 pub mod affect;
 mod blocking;
+mod bound_run;
 mod error;
 pub mod face;
 pub mod fusion;

@@ -64,6 +64,9 @@ pub struct RuntimeOptions {
     /// Sessions per model on the CPU, each run by its own lane thread on batches from the same
     /// queue (0: one per core, at most 4). CUDA models always get one.
     pub replicas: usize,
+    /// Whether tensor lanes on CUDA capture their model as a CUDA graph and replay it from fixed
+    /// device buffers (falling back to plain runs for a model it cannot capture).
+    pub cuda_graph: bool,
 }
 
 /// Most CPU replicas per model under `replicas: 0`.
@@ -145,6 +148,22 @@ impl Runtime {
         }
     }
 
+    /// Whether CUDA tensor lanes should try a CUDA graph session ([`Runtime::graph_session`]).
+    pub fn cuda_graph(&self) -> bool {
+        self.inner.options.cuda_graph
+    }
+
+    /// A CUDA session that captures its first runs as a CUDA graph and replays it: only for runs
+    /// through I/O binding on fixed device buffers of one shape (`crate::bound_run`).
+    pub fn graph_session(&self, model: &str, path: &Path) -> Result<Session, ModelError> {
+        self.build_with(
+            model,
+            path,
+            Some(Cuda::Graph),
+            self.inner.options.intra_threads,
+        )
+    }
+
     /// Path of the library in use.
     pub fn library(&self) -> &Path {
         &self.inner.library
@@ -195,34 +214,39 @@ impl Runtime {
         path: &Path,
         intra_threads: usize,
     ) -> Result<Session, ModelError> {
-        self.build_with(model, path, false, intra_threads)
+        self.build_with(model, path, None, intra_threads)
     }
 
     fn build(&self, model: &str, path: &Path, cuda: bool) -> Result<Session, ModelError> {
-        let intra_threads = if cuda {
-            self.inner.options.intra_threads
+        if cuda {
+            self.build_with(
+                model,
+                path,
+                Some(Cuda::Plain),
+                self.inner.options.intra_threads,
+            )
         } else {
-            self.cpu_intra_threads()
-        };
-        self.build_with(model, path, cuda, intra_threads)
+            self.build_with(model, path, None, self.cpu_intra_threads())
+        }
     }
 
     fn build_with(
         &self,
         model: &str,
         path: &Path,
-        cuda: bool,
+        cuda: Option<Cuda>,
         intra_threads: usize,
     ) -> Result<Session, ModelError> {
         let load = |e: ort::Error<_>| ModelError::ort(model, "load", e);
         let mut builder = Session::builder(&self.inner.env).map_err(load)?;
-        if cuda {
+        if let Some(cuda) = cuda {
             builder = builder
                 // Heuristic, not ONNX Runtime's exhaustive default: the exhaustive search
                 // benchmarks every cuDNN algorithm on the first run of each new input shape,
                 // which cost seconds per batch size end to end (see docs/performance.md).
                 .with_execution_providers([ort::ep::CUDA::default()
                     .with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic)
+                    .with_cuda_graph(cuda == Cuda::Graph)
                     .build()
                     .error_on_failure()])
                 .map_err(|e| ModelError::ort(model, "enable CUDA", ort::Error::<()>::from(e)))?;
@@ -239,6 +263,15 @@ impl Runtime {
             .commit_from_file(path)
             .map_err(|e| ModelError::ort(model, "load", e))
     }
+}
+
+/// How a session uses the CUDA provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cuda {
+    /// Kernels launched one by one on every run.
+    Plain,
+    /// The first runs captured as a CUDA graph and replayed after.
+    Graph,
 }
 
 /// Cores this process may use.

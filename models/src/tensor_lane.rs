@@ -12,13 +12,19 @@
 //! from the last one. Batches of varying size (or padded to powers of two) stalled the face lanes
 //! for seconds under load; one shape per session never does. The padding is cheap on a GPU: a
 //! batch of 16 detector inputs takes 3 ms against 1.2 ms for one.
+//!
+//! With one shape per session, a CUDA lane can also run from fixed device buffers and replay a
+//! captured CUDA graph ([`crate::bound_run`], `--cuda-graph`, on by default); a model the graph
+//! cannot capture falls back to plain runs, with a warning.
 
+use crate::bound_run::{BoundRun, BoundShape, WARM_RUNS};
 use crate::lane::{Batcher, Lane, LaneConfig};
 use crate::manifest::Manifest;
 use crate::{Device, ModelError, Runtime};
 use ort::session::Session;
 use ort::value::TensorRef;
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// One item of a [`TensorBatcher`]: the values of the data input, and how many of them are real
@@ -57,11 +63,19 @@ pub struct TensorBatcher<I = Vec<f32>> {
     item_shape: Vec<usize>,
     item_len: usize,
     outputs: Vec<(String, usize)>,
+    /// Each output's dimensions after the batch, as the manifest declares them.
+    output_dims: Vec<Vec<i64>>,
     buffer: Vec<f32>,
     /// Whether the session runs on CUDA, where every batch is padded to `fixed_rows`.
     cuda: bool,
     /// Rows of every CUDA batch (the lane's `max_batch`, set by [`TensorBatcher::warm_up`]).
     fixed_rows: Option<usize>,
+    /// Where to build a CUDA graph session from at warm-up (CUDA with `--cuda-graph` only).
+    graph_source: Option<(Runtime, PathBuf)>,
+    /// The fixed buffers of a CUDA graph session, once warmed up.
+    bound: Option<BoundRun>,
+    /// Rows of the bound input that hold a real item from the last batch (zeroed when unused).
+    dirty_rows: usize,
     item: PhantomData<fn(I)>,
 }
 
@@ -100,9 +114,18 @@ impl<I: TensorItem> TensorBatcher<I> {
                 .iter()
                 .map(|o| (o.name.clone(), o.item_len()))
                 .collect(),
+            output_dims: manifest
+                .outputs
+                .iter()
+                .map(|o| o.shape.iter().skip(1).copied().collect())
+                .collect(),
             buffer: Vec::new(),
             cuda: device == Device::Cuda,
             fixed_rows: None,
+            graph_source: (device == Device::Cuda && runtime.cuda_graph())
+                .then(|| (runtime.clone(), manifest.model_path())),
+            bound: None,
+            dirty_rows: 0,
             item: PhantomData,
         };
         Ok((batcher, device))
@@ -113,16 +136,71 @@ impl<I: TensorItem> TensorBatcher<I> {
         self.item_len
     }
 
-    /// On CUDA, fixes every batch at `max_batch` rows and runs that shape once, so no request
-    /// pays for its first run. Nothing on CPU, where a batch runs at its own size.
+    /// On CUDA, fixes every batch at `max_batch` rows and runs that shape once (or captures its
+    /// CUDA graph), so no request pays for its first run. Nothing on CPU, where a batch runs at
+    /// its own size.
     pub fn warm_up(&mut self, max_batch: usize) -> Result<(), ModelError> {
         if !self.cuda {
             return Ok(());
         }
         self.fixed_rows = Some(max_batch.max(1));
+        if let Some((runtime, path)) = self.graph_source.take() {
+            match self.capture_graph(&runtime, &path) {
+                Ok(()) => return Ok(()),
+                Err(e) => tracing::warn!(
+                    model = %self.model,
+                    error = %e,
+                    "CUDA graph unavailable for this model: plain runs"
+                ),
+            }
+        }
         self.buffer.clear();
         self.mask_buffer.clear();
         self.execute(0)?;
+        Ok(())
+    }
+
+    /// Builds a CUDA graph session with fixed buffers for the fixed rows and runs it until its
+    /// graph is captured and replayed once; on success it replaces the plain session.
+    fn capture_graph(
+        &mut self,
+        runtime: &Runtime,
+        path: &std::path::Path,
+    ) -> Result<(), ModelError> {
+        let rows = self.fixed_rows.unwrap_or(1);
+        let mut session = runtime.graph_session(&self.model, path)?;
+        let mut shape = vec![rows];
+        shape.extend_from_slice(&self.item_shape);
+        let mut outputs = Vec::with_capacity(self.outputs.len());
+        for ((name, _), dims) in self.outputs.iter().zip(&self.output_dims) {
+            let mut shape = vec![rows];
+            for &d in dims {
+                shape.push(usize::try_from(d).map_err(|_| {
+                    ModelError::ort(
+                        &self.model,
+                        "bind CUDA buffers",
+                        format!("output {name} has a dynamic dimension"),
+                    )
+                })?);
+            }
+            outputs.push((name.as_str(), shape));
+        }
+        let io = BoundShape {
+            input: &self.input,
+            mask: self.mask.as_deref(),
+            shape: &shape,
+            outputs,
+        };
+        let mut bound = BoundRun::new(&session, &io)
+            .map_err(|e| ModelError::ort(&self.model, "bind CUDA buffers", e))?;
+        for _ in 0..WARM_RUNS {
+            bound
+                .run(&mut session)
+                .map_err(|e| ModelError::ort(&self.model, "capture CUDA graph", e))?;
+        }
+        self.session = session;
+        self.bound = Some(bound);
+        tracing::info!(model = %self.model, rows, "CUDA graph captured");
         Ok(())
     }
 
@@ -150,30 +228,94 @@ impl<I: TensorItem> TensorBatcher<I> {
             .session
             .run(inputs)
             .map_err(|e| ModelError::ort(model, "run", e))?;
-        let mut per_item: Vec<TensorOutputs> = (0..n)
-            .map(|_| Vec::with_capacity(self.outputs.len()))
-            .collect();
+        let mut per_item = empty_outputs(n, self.outputs.len());
         for (name, len) in &self.outputs {
             let (_, data) = out[name.as_str()]
                 .try_extract_tensor::<f32>()
                 .map_err(|e| ModelError::ort(model, "read output", e))?;
-            if data.len() != rows * len {
-                return Err(ModelError::Ort {
-                    model: model.clone(),
-                    operation: "read output",
-                    message: format!(
-                        "output {name} has {} values, expected {}",
-                        data.len(),
-                        rows * len
-                    ),
-                });
-            }
-            for (i, chunk) in data.chunks_exact(*len).take(n).enumerate() {
-                per_item[i].push(chunk.to_vec());
-            }
+            split_rows(&mut per_item, model, name, data, rows, *len)?;
         }
         Ok(per_item)
     }
+
+    /// Runs `items` through the bound CUDA graph session: each item written into its row of the
+    /// pinned input, rows that held an item last time and none now zeroed.
+    fn run_bound(&mut self, items: &[I]) -> Result<Vec<TensorOutputs>, ModelError> {
+        let (n, len, model) = (items.len(), self.item_len, &self.model);
+        let rows = self.fixed_rows.unwrap_or(n);
+        if n > rows {
+            return Err(ModelError::ort(
+                model,
+                "assemble batch",
+                format!("{n} items for a batch of {rows} rows"),
+            ));
+        }
+        let Some(bound) = self.bound.as_mut() else {
+            return Err(ModelError::ort(model, "run", "no bound CUDA buffers"));
+        };
+        let stale = n * len..self.dirty_rows.max(n) * len;
+        let input = bound
+            .input_mut()
+            .map_err(|e| ModelError::ort(model, "build input", e))?;
+        for (row, item) in input.chunks_exact_mut(len).zip(items) {
+            row.copy_from_slice(item.values());
+        }
+        input[stale.clone()].fill(0.0);
+        if let Some(mask) = bound
+            .mask_mut()
+            .map_err(|e| ModelError::ort(model, "build mask", e))?
+        {
+            for (row, item) in mask.chunks_exact_mut(len).zip(items) {
+                let valid = item.valid_len().min(len);
+                row[..valid].fill(1);
+                row[valid..].fill(0);
+            }
+            mask[stale].fill(0);
+        }
+        self.dirty_rows = n;
+        bound
+            .run(&mut self.session)
+            .map_err(|e| ModelError::ort(model, "run", e))?;
+        let mut per_item = empty_outputs(n, self.outputs.len());
+        for (i, (name, len)) in self.outputs.iter().enumerate() {
+            let data = bound
+                .output(i)
+                .map_err(|e| ModelError::ort(model, "read output", e))?;
+            split_rows(&mut per_item, model, name, data, rows, *len)?;
+        }
+        Ok(per_item)
+    }
+}
+
+/// Room for `n` items' outputs.
+fn empty_outputs(n: usize, outputs: usize) -> Vec<TensorOutputs> {
+    (0..n).map(|_| Vec::with_capacity(outputs)).collect()
+}
+
+/// Appends each real item's row of output `name` (`rows` rows of `len` values in `data`).
+fn split_rows(
+    per_item: &mut [TensorOutputs],
+    model: &str,
+    name: &str,
+    data: &[f32],
+    rows: usize,
+    len: usize,
+) -> Result<(), ModelError> {
+    if data.len() != rows * len {
+        return Err(ModelError::ort(
+            model,
+            "read output",
+            format!(
+                "output {name} has {} values, expected {}",
+                data.len(),
+                rows * len
+            ),
+        ));
+    }
+    for (item, chunk) in per_item.iter_mut().zip(data.chunks_exact(len)) {
+        item.push(chunk.to_vec());
+    }
+    Ok(())
 }
 
 impl<I: TensorItem> Batcher for TensorBatcher<I> {
@@ -182,21 +324,24 @@ impl<I: TensorItem> Batcher for TensorBatcher<I> {
 
     fn run(&mut self, items: &[I]) -> Result<Vec<TensorOutputs>, ModelError> {
         let n = items.len();
+        if let Some(item) = items.iter().find(|i| i.values().len() != self.item_len) {
+            return Err(ModelError::Ort {
+                model: self.model.clone(),
+                operation: "assemble batch",
+                message: format!(
+                    "item has {} values, expected {}",
+                    item.values().len(),
+                    self.item_len
+                ),
+            });
+        }
+        if self.bound.is_some() {
+            return self.run_bound(items);
+        }
         self.buffer.clear();
         self.mask_buffer.clear();
         for item in items {
             let values = item.values();
-            if values.len() != self.item_len {
-                return Err(ModelError::Ort {
-                    model: self.model.clone(),
-                    operation: "assemble batch",
-                    message: format!(
-                        "item has {} values, expected {}",
-                        values.len(),
-                        self.item_len
-                    ),
-                });
-            }
             self.buffer.extend_from_slice(values);
             if self.mask.is_some() {
                 let valid = item.valid_len().min(self.item_len);

@@ -16,6 +16,7 @@ fn under_device_cuda_a_cpu_only_model_runs_on_the_cpu_and_the_others_get_cuda_or
         spinning: false,
         preprocess_threads: 1,
         replicas: 1,
+        cuda_graph: true,
     })
     .expect("ONNX Runtime (run scripts/setup-ort.sh)");
     let repo = Repository::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("repository"))

@@ -248,6 +248,10 @@ pub struct InferenceArgs {
     /// shared out among them as intra-op threads (0: one per core, at most 4; CUDA: always one).
     #[arg(long, env = "SOYL_REPLICAS", default_value_t = 0)]
     pub replicas: usize,
+    /// On CUDA, run the face and other fixed-shape models by replaying a captured CUDA graph from
+    /// fixed device buffers (`--cuda-graph false`: launch every kernel on every run).
+    #[arg(long, env = "SOYL_CUDA_GRAPH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cuda_graph: bool,
     /// Override every lane's maximum batch size (default: each model's manifest).
     #[arg(long, env = "SOYL_MAX_BATCH")]
     pub max_batch: Option<usize>,

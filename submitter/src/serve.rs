@@ -181,6 +181,7 @@ fn start_pipelines(args: &InferenceArgs, limits: &ApiLimits) -> anyhow::Result<P
         spinning: args.ort_spin,
         preprocess_threads: args.preprocess_threads,
         replicas: args.replicas,
+        cuda_graph: args.cuda_graph,
     })?;
     let models = resolve_models_dir(&args.models);
     let repo = Repository::load(&models)?;

@@ -28,6 +28,7 @@ pub fn pipelines() -> Arc<Pipelines> {
                 spinning: false,
                 preprocess_threads: 0,
                 replicas: 0,
+                cuda_graph: true,
             })
             .expect("onnxruntime");
             let repo = Repository::load(&crate::repo_root().join("models/repository"))

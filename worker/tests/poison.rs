@@ -76,6 +76,7 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
         spinning: false,
         preprocess_threads: 0,
         replicas: 0,
+        cuda_graph: true,
     })
     .expect("onnxruntime");
     let repo = Repository::load(&root().join("models/repository")).expect("models");

@@ -25,6 +25,7 @@ pub fn runtime() -> &'static Runtime {
             spinning: false,
             preprocess_threads: 0,
             replicas: 0,
+            cuda_graph: true,
         })
         .expect("ONNX Runtime (run scripts/setup-ort.sh)")
     })

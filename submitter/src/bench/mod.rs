@@ -57,6 +57,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 spinning: true,
                 preprocess_threads: 0,
                 replicas: 0,
+                cuda_graph: true,
             })?;
             let repo = Repository::load(&models)?;
             let ceiling = ceiling::measure(&runtime, &repo, &[1, 4, 16, 64], budget)?;
