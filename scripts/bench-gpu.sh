@@ -12,11 +12,14 @@
 #   3. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
 #   4. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
+# SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4"); SOYL_BENCH_DURATION_S each load point's seconds.
 set -uo pipefail
 soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
 out=${2:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
 device=${SOYL_BENCH_DEVICE:-cuda}
 duration=${SOYL_BENCH_DURATION_S:-2}
+steps=" ${SOYL_BENCH_STEPS:-0 1 2 3 4} "
+step() { [[ $steps == *" $1 "* ]]; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
 
@@ -67,29 +70,36 @@ debug_run() {
   stop_serve
 }
 
-echo "== 0. the sample faces with CUDA graphs on and off" >&2
-faces=(../shared/media/faces/*.jpg)
-for graph in true false; do
-  start_serve "graph-$graph" --cuda-graph "$graph"
-  timeout 60 "$soyl" submit --url "$serve_url" --wait "${faces[@]}" >"$out/faces-graph-$graph.json" 2>&1
-  stop_serve
-done
-python3 scripts/compare-results.py "$out/faces-graph-true.json" "$out/faces-graph-false.json" \
-  >"$out/faces-compare.txt" 2>&1
-cat "$out/faces-compare.txt" >&2
-
-echo "== 1. lane batches logged (CUDA graphs on)" >&2
-debug_run lanes face1,face6
-echo "== 2. lane batches logged, --cuda-graph false" >&2
-debug_run nograph face1,face6 --cuda-graph false
-
-echo "== 3. soyl bench --device $device" >&2
-timeout 220 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
-  >"$out/full.log" 2>&1
-echo "bench exit $?" >>"$out/full.log"
-
-echo "== 4. 8 voice replicas" >&2
-debug_run replicas8 voice --replicas 8
+if step 0; then
+  echo "== 0. the sample faces with CUDA graphs on and off" >&2
+  faces=(../shared/media/faces/*.jpg)
+  for graph in true false; do
+    start_serve "graph-$graph" --cuda-graph "$graph"
+    timeout 60 "$soyl" submit --url "$serve_url" --wait "${faces[@]}" >"$out/faces-graph-$graph.json" 2>&1
+    stop_serve
+  done
+  python3 scripts/compare-results.py "$out/faces-graph-true.json" "$out/faces-graph-false.json" \
+    >"$out/faces-compare.txt" 2>&1
+  cat "$out/faces-compare.txt" >&2
+fi
+if step 1; then
+  echo "== 1. lane batches logged (CUDA graphs on)" >&2
+  debug_run lanes face1,face6
+fi
+if step 2; then
+  echo "== 2. lane batches logged, --cuda-graph false" >&2
+  debug_run nograph face1,face6 --cuda-graph false
+fi
+if step 3; then
+  echo "== 3. soyl bench --device $device" >&2
+  timeout 220 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
+    >"$out/full.log" 2>&1
+  echo "bench exit $?" >>"$out/full.log"
+fi
+if step 4; then
+  echo "== 4. 8 voice replicas" >&2
+  debug_run replicas8 voice --replicas 8
+fi
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
 for name in lanes nograph replicas8; do
   log=$out/$name-serve.log

@@ -1,13 +1,15 @@
 //! A CUDA session run from fixed buffers through ONNX Runtime's I/O binding, so the session can
 //! replay a captured CUDA graph instead of launching each kernel from the lane thread.
 //!
-//! Every bound input and output is a pair: a host buffer in page-locked (pinned) memory, which the
-//! lane writes batches into and reads results from, and a device buffer bound to the session once.
-//! A run copies the host inputs to their device twins, runs the session on the bound device
-//! buffers, and copies the device outputs back. The device addresses never change, which is what
-//! a CUDA graph needs (ONNX Runtime captures the kernels of one run and replays them on later
-//! runs with the same addresses), and the copies leave from pinned memory, which the GPU reads by
-//! DMA without staging it first.
+//! Every bound input and output is a pair: a host buffer, which the lane writes batches into and
+//! reads results from, and a device buffer bound to the session once. A run copies the host inputs
+//! to their device twins, runs the session on the bound device buffers, and copies the device
+//! outputs back. The device addresses never change, which is what a CUDA graph needs (ONNX Runtime
+//! captures the kernels of one run and replays them on later runs with the same addresses).
+//!
+//! The host buffers are ordinary CPU memory, not page-locked: with pinned host buffers the copies
+//! failed on ONNX Runtime 1.31.1 (`GPUDataTransfer::CopyTensorAsync`: `dst_data != src_data`, its
+//! host-side same-buffer check, onnxruntime issue 29713), measured on an H200.
 //!
 //! Only for sessions whose input shape never changes: tensor lanes on CUDA pad every batch to
 //! their `max_batch` ([`crate::tensor_lane`]).
@@ -21,7 +23,7 @@ use std::fmt::Debug;
 /// the run that captures, and one replay to check it.
 pub(crate) const WARM_RUNS: usize = 3;
 
-/// A host buffer in pinned memory and its device twin.
+/// A host buffer and its device twin.
 struct Staged<T: PrimitiveTensorElementType + Debug> {
     host: Tensor<T>,
     device: Tensor<T>,
@@ -56,7 +58,7 @@ pub(crate) struct BoundShape<'a> {
     pub outputs: Vec<(&'a str, Vec<usize>)>,
 }
 
-/// A session's inputs and outputs bound to fixed device buffers, with pinned host twins.
+/// A session's inputs and outputs bound to fixed device buffers, with host twins.
 pub(crate) struct BoundRun {
     binding: IoBinding,
     input: Staged<f32>,
@@ -67,19 +69,7 @@ pub(crate) struct BoundRun {
 impl BoundRun {
     /// Allocates the buffers on the session's CUDA device and binds them.
     pub fn new(session: &Session, io: &BoundShape<'_>) -> ort::Result<BoundRun> {
-        let pinned = |kind| {
-            Allocator::new(
-                session,
-                MemoryInfo::new(
-                    AllocationDevice::CUDA_PINNED,
-                    0,
-                    AllocatorType::Device,
-                    kind,
-                )?,
-            )
-        };
-        let host_in = pinned(MemoryType::CPUInput)?;
-        let host_out = pinned(MemoryType::CPUOutput)?;
+        let host = Allocator::default();
         let device = Allocator::new(
             session,
             MemoryInfo::new(
@@ -89,15 +79,15 @@ impl BoundRun {
                 MemoryType::Default,
             )?,
         )?;
-        let input = Staged::new(&host_in, &device, io.shape)?;
+        let input = Staged::new(&host, &device, io.shape)?;
         let mask = match io.mask {
-            Some(_) => Some(Staged::new(&host_in, &device, io.shape)?),
+            Some(_) => Some(Staged::new(&host, &device, io.shape)?),
             None => None,
         };
         let outputs = io
             .outputs
             .iter()
-            .map(|(_, shape)| Staged::new(&host_out, &device, shape))
+            .map(|(_, shape)| Staged::new(&host, &device, shape))
             .collect::<ort::Result<Vec<_>>>()?;
         let mut binding = session.create_binding()?;
         binding.bind_input(io.input, &input.device)?;
@@ -130,15 +120,22 @@ impl BoundRun {
         }
     }
 
-    /// Copies the inputs to the device, runs the session on them and copies the outputs back.
-    pub fn run(&mut self, session: &mut Session) -> ort::Result<()> {
-        self.input.upload()?;
+    /// Copies the inputs to the device, runs the session on them and copies the outputs back;
+    /// an error names the step that failed.
+    pub fn run(&mut self, session: &mut Session) -> Result<(), (&'static str, ort::Error)> {
+        self.input
+            .upload()
+            .map_err(|e| ("copy input to the device", e))?;
         if let Some(mask) = &mut self.mask {
-            mask.upload()?;
+            mask.upload().map_err(|e| ("copy mask to the device", e))?;
         }
-        session.run_binding(&self.binding)?;
+        session
+            .run_binding(&self.binding)
+            .map_err(|e| ("run on bound buffers", e))?;
         for output in &mut self.outputs {
-            output.download()?;
+            output
+                .download()
+                .map_err(|e| ("copy output from the device", e))?;
         }
         Ok(())
     }

@@ -31,6 +31,13 @@ pub trait Batcher: Send + 'static {
     /// Runs one batch; must return exactly one output per item, in order.
     fn run(&mut self, items: &[Self::Item]) -> Result<Vec<Self::Output>, ModelError>;
 
+    /// Called once on the lane's own thread before it takes any work, e.g. for warm-up runs:
+    /// ONNX Runtime keeps some CUDA state per thread (cuDNN handles, captured CUDA graphs), so
+    /// the thread that serves must be the one that warms up. An error stops the lane starting.
+    fn prepare(&mut self) -> Result<(), ModelError> {
+        Ok(())
+    }
+
     /// What one item counts against the lane's `max_batch_cost` (its length, for padded models).
     /// Called on the caller's task when the item is submitted, so it must be cheap.
     fn cost(_item: &Self::Item) -> u64 {
@@ -140,15 +147,21 @@ impl<B: Batcher> Clone for Lane<B> {
 
 impl<B: Batcher> Lane<B> {
     /// Starts the lane thread around `batcher`.
-    pub fn spawn(batcher: B, config: LaneConfig) -> std::io::Result<Lane<B>> {
+    pub fn spawn(batcher: B, config: LaneConfig) -> Result<Lane<B>, ModelError> {
         Self::spawn_replicas(vec![batcher], config)
     }
 
-    /// Starts one lane thread per batcher, all serving the same channel.
-    pub fn spawn_replicas(batchers: Vec<B>, config: LaneConfig) -> std::io::Result<Lane<B>> {
+    /// Starts one lane thread per batcher, all serving the same channel, and returns once every
+    /// thread has run [`Batcher::prepare`] (or with the first error).
+    pub fn spawn_replicas(batchers: Vec<B>, config: LaneConfig) -> Result<Lane<B>, ModelError> {
         let (tx, rx) = flume::bounded(config.capacity.max(1));
         let config = Arc::new(config);
         let stats = Arc::new(LaneStats::default());
+        let stopped = |why: String| ModelError::LaneStopped {
+            lane: format!("{} ({why})", config.name),
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let threads = batchers.len();
         for (i, batcher) in batchers.into_iter().enumerate() {
             let worker = LaneThread {
                 batcher,
@@ -157,9 +170,17 @@ impl<B: Batcher> Lane<B> {
                 stats: stats.clone(),
                 backlog: Backlog::default(),
             };
+            let ready = ready_tx.clone();
             std::thread::Builder::new()
                 .name(format!("lane-{}-{i}", config.name))
-                .spawn(move || worker.run())?;
+                .spawn(move || worker.run(ready))
+                .map_err(|e| stopped(format!("thread spawn failed: {e}")))?;
+        }
+        drop(ready_tx);
+        for _ in 0..threads {
+            ready_rx
+                .recv()
+                .map_err(|_| stopped("thread ended while preparing".to_owned()))??;
         }
         Ok(Lane { tx, config, stats })
     }
@@ -223,7 +244,15 @@ impl<B: Batcher> LaneThread<B> {
         self.backlog.push(r, interactive);
     }
 
-    fn run(mut self) {
+    fn run(mut self, ready: std::sync::mpsc::Sender<Result<(), ModelError>>) {
+        let prepared = self.batcher.prepare();
+        let failed = prepared.is_err();
+        // The spawner may have given up on another thread's error: nothing to tell then.
+        let _ = ready.send(prepared);
+        if failed {
+            return;
+        }
+        drop(ready);
         let max_batch = self.config.max_batch.max(1);
         let cut = Cut {
             max_batch,
@@ -313,3 +342,6 @@ impl<B: Batcher> LaneThread<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -68,7 +68,7 @@ pub struct TensorBatcher<I = Vec<f32>> {
     buffer: Vec<f32>,
     /// Whether the session runs on CUDA, where every batch is padded to `fixed_rows`.
     cuda: bool,
-    /// Rows of every CUDA batch (the lane's `max_batch`, set by [`TensorBatcher::warm_up`]).
+    /// Rows of every CUDA batch (the lane's `max_batch`, set by [`TensorBatcher::fix_rows`]).
     fixed_rows: Option<usize>,
     /// Where to build a CUDA graph session from at warm-up (CUDA with `--cuda-graph` only).
     graph_source: Option<(Runtime, PathBuf)>,
@@ -136,14 +136,21 @@ impl<I: TensorItem> TensorBatcher<I> {
         self.item_len
     }
 
-    /// On CUDA, fixes every batch at `max_batch` rows and runs that shape once (or captures its
-    /// CUDA graph), so no request pays for its first run. Nothing on CPU, where a batch runs at
-    /// its own size.
-    pub fn warm_up(&mut self, max_batch: usize) -> Result<(), ModelError> {
-        if !self.cuda {
+    /// On CUDA, fixes every batch at `max_batch` rows; [`Batcher::prepare`] then runs that shape
+    /// once (or captures its CUDA graph) on the lane's thread, so no request pays for its first
+    /// run. Nothing on CPU, where a batch runs at its own size.
+    pub fn fix_rows(&mut self, max_batch: usize) {
+        if self.cuda {
+            self.fixed_rows = Some(max_batch.max(1));
+        }
+    }
+
+    /// The warm-up of [`TensorBatcher::fix_rows`]: a CUDA graph captured when asked for and
+    /// possible, else one plain run of the fixed shape.
+    fn warm_up(&mut self) -> Result<(), ModelError> {
+        if self.fixed_rows.is_none() {
             return Ok(());
         }
-        self.fixed_rows = Some(max_batch.max(1));
         if let Some((runtime, path)) = self.graph_source.take() {
             match self.capture_graph(&runtime, &path) {
                 Ok(()) => return Ok(()),
@@ -194,9 +201,9 @@ impl<I: TensorItem> TensorBatcher<I> {
         let mut bound = BoundRun::new(&session, &io)
             .map_err(|e| ModelError::ort(&self.model, "bind CUDA buffers", e))?;
         for _ in 0..WARM_RUNS {
-            bound
-                .run(&mut session)
-                .map_err(|e| ModelError::ort(&self.model, "capture CUDA graph", e))?;
+            bound.run(&mut session).map_err(|(step, e)| {
+                ModelError::ort(&self.model, "capture CUDA graph", format!("{step}: {e}"))
+            })?;
         }
         self.session = session;
         self.bound = Some(bound);
@@ -239,7 +246,7 @@ impl<I: TensorItem> TensorBatcher<I> {
     }
 
     /// Runs `items` through the bound CUDA graph session: each item written into its row of the
-    /// pinned input, rows that held an item last time and none now zeroed.
+    /// host input, rows that held an item last time and none now zeroed.
     fn run_bound(&mut self, items: &[I]) -> Result<Vec<TensorOutputs>, ModelError> {
         let (n, len, model) = (items.len(), self.item_len, &self.model);
         let rows = self.fixed_rows.unwrap_or(n);
@@ -275,7 +282,7 @@ impl<I: TensorItem> TensorBatcher<I> {
         self.dirty_rows = n;
         bound
             .run(&mut self.session)
-            .map_err(|e| ModelError::ort(model, "run", e))?;
+            .map_err(|(step, e)| ModelError::ort(model, "run", format!("{step}: {e}")))?;
         let mut per_item = empty_outputs(n, self.outputs.len());
         for (i, (name, len)) in self.outputs.iter().enumerate() {
             let data = bound
@@ -322,6 +329,10 @@ impl<I: TensorItem> Batcher for TensorBatcher<I> {
     type Item = I;
     type Output = TensorOutputs;
 
+    fn prepare(&mut self) -> Result<(), ModelError> {
+        self.warm_up()
+    }
+
     fn run(&mut self, items: &[I]) -> Result<Vec<TensorOutputs>, ModelError> {
         let n = items.len();
         if let Some(item) = items.iter().find(|i| i.values().len() != self.item_len) {
@@ -367,7 +378,7 @@ pub fn spawn_tensor_lane<I: TensorItem>(
         .unwrap_or(manifest.batching.max_batch_on(device))
         .max(1);
     for batcher in &mut batchers {
-        batcher.warm_up(max_batch)?;
+        batcher.fix_rows(max_batch);
     }
     let config = LaneConfig {
         name: manifest.name.clone(),
@@ -377,9 +388,7 @@ pub fn spawn_tensor_lane<I: TensorItem>(
         max_batch_cost: None,
         sort_by_cost: false,
     };
-    let lane = Lane::spawn_replicas(batchers, config).map_err(|e| ModelError::LaneStopped {
-        lane: format!("{} (thread spawn failed: {e})", manifest.name),
-    })?;
+    let lane = Lane::spawn_replicas(batchers, config)?;
     Ok((lane, device))
 }
 

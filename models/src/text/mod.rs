@@ -151,9 +151,7 @@ impl TextPipeline {
             max_batch_cost: max_tokens,
             sort_by_cost: options.sort_by_length.unwrap_or(defaults.sort_by_length),
         };
-        let lane = Lane::spawn_replicas(batchers, config).map_err(|e| ModelError::LaneStopped {
-            lane: format!("{} (thread spawn failed: {e})", manifest.name),
-        })?;
+        let lane = Lane::spawn_replicas(batchers, config)?;
         Ok(Some(TextPipeline {
             lane,
             manifest: Arc::new(manifest.clone()),

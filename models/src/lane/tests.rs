@@ -1,0 +1,68 @@
+//! The lane's start-up contract, with a batcher that doubles numbers: [`Batcher::prepare`] runs on
+//! the thread that then serves every batch, before any batch, and a failed prepare keeps the lane
+//! from starting.
+
+use super::*;
+use std::thread::ThreadId;
+
+/// Doubles each item; remembers which thread prepared it and fails to prepare when told to.
+struct Doubler {
+    prepared_on: Option<ThreadId>,
+    fail_prepare: bool,
+}
+
+impl Batcher for Doubler {
+    type Item = u32;
+    type Output = (u32, bool);
+
+    fn prepare(&mut self) -> Result<(), ModelError> {
+        if self.fail_prepare {
+            return Err(ModelError::ort("doubler", "warm up", "no device"));
+        }
+        self.prepared_on = Some(std::thread::current().id());
+        Ok(())
+    }
+
+    fn run(&mut self, items: &[u32]) -> Result<Vec<(u32, bool)>, ModelError> {
+        let same_thread = self.prepared_on == Some(std::thread::current().id());
+        Ok(items.iter().map(|i| (i * 2, same_thread)).collect())
+    }
+}
+
+fn config() -> LaneConfig {
+    LaneConfig {
+        name: "doubler".to_owned(),
+        max_batch: 4,
+        max_delay: Duration::ZERO,
+        capacity: 16,
+        max_batch_cost: None,
+        sort_by_cost: false,
+    }
+}
+
+fn doubler(fail_prepare: bool) -> Doubler {
+    Doubler {
+        prepared_on: None,
+        fail_prepare,
+    }
+}
+
+#[tokio::test]
+async fn batches_run_on_the_thread_that_prepared_them() {
+    let lane = Lane::spawn_replicas(vec![doubler(false), doubler(false)], config()).unwrap();
+    let cancel = CancelToken::new();
+    for i in 0..8 {
+        let answer = lane.infer(i, true, &cancel).await.unwrap();
+        assert_eq!(answer.output, (i * 2, true), "item {i}");
+    }
+}
+
+#[test]
+fn a_failed_prepare_keeps_the_lane_from_starting() {
+    let err = Lane::spawn_replicas(vec![doubler(false), doubler(true)], config())
+        .err()
+        .expect("a replica failed to prepare");
+    let message = err.to_string();
+    assert!(message.contains("doubler"), "{message}");
+    assert!(message.contains("no device"), "{message}");
+}
