@@ -33,6 +33,14 @@ pub struct QueueConfig {
     pub max_receives: u32,
 }
 
+/// The messages a receive takes: visible now, the longest visible first (ties in send order).
+/// Ordered as the `queue_messages_ready (queue, visible_at, id)` index is, so SQLite walks the
+/// index and stops after `LIMIT` rows. `ORDER BY id` alone made it sort every visible message
+/// on each receive: 22 ms per receive with 200,000 waiting (a bulk reprocess), on the one
+/// database thread every submit and result also waits for.
+const READY_MESSAGES: &str = "SELECT id, body, receive_count FROM queue_messages
+     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3";
+
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
@@ -124,10 +132,7 @@ impl SqliteQueue {
                 loop {
                     let want = i64::try_from(max - deliveries.len()).unwrap_or(i64::MAX);
                     let rows = {
-                        let mut select = tx.prepare_cached(
-                            "SELECT id, body, receive_count FROM queue_messages
-                             WHERE queue = ?1 AND visible_at <= ?2 ORDER BY id LIMIT ?3",
-                        )?;
+                        let mut select = tx.prepare_cached(READY_MESSAGES)?;
                         let rows = select.query_map(params![queue, now, want], |row| {
                             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get(2)?))
                         })?;
@@ -354,5 +359,28 @@ impl JobQueue for SqliteQueue {
             })
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_receive_walks_the_ready_index_without_sorting_the_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("soyl.db")).unwrap();
+        let plan = db
+            .call("explain", |conn| {
+                let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {READY_MESSAGES}"))?;
+                let rows = explain
+                    .query_map(params!["q", 0_i64, 10_i64], |row| row.get::<_, String>(3))?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .await
+            .unwrap()
+            .join("; ");
+        assert!(plan.contains("queue_messages_ready"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }
