@@ -3,21 +3,22 @@
 //! a time ([`Preprocess`]), and lane errors shared across a batch become owned errors again. Used
 //! by every pipeline.
 
+use crate::permits::PriorityPermits;
 use crate::{InputError, ModelError};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// Code for a media decoder (image or audio) that panicked on an input.
 pub(crate) const DECODER_CRASHED: &str = "media_decoder_crashed";
 
 /// The process's preprocessing capacity: CPU-heavy steps of every pipeline run on tokio's
-/// blocking pool, at most `threads` at once, first come first served. Without the bound, every
+/// blocking pool, at most `threads` at once, interactive jobs' steps first, then bulk ones, each
+/// in arrival order ([`PriorityPermits`]). Without the bound, every
 /// job in flight decodes at once (tokio's pool grows to 512 threads): the cores thrash between
 /// decoders, and each holds its whole decoded image (9.4 MB of RGB for a 2048x1536 photo) until
 /// all of them finish. Cheap to clone; one per [`crate::Runtime`].
 #[derive(Debug, Clone)]
 pub struct Preprocess {
-    permits: Arc<Semaphore>,
+    permits: PriorityPermits,
     threads: usize,
 }
 
@@ -30,7 +31,7 @@ impl Preprocess {
             threads
         };
         Preprocess {
-            permits: Arc::new(Semaphore::new(threads)),
+            permits: PriorityPermits::new(threads),
             threads,
         }
     }
@@ -40,17 +41,15 @@ impl Preprocess {
         self.threads
     }
 
-    /// Runs `f` on the blocking pool once a thread is free (see [`blocking`]).
+    /// Runs `f` on the blocking pool once a thread is free for it (see [`blocking`]): ahead of
+    /// bulk work when `interactive`.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
+        interactive: bool,
         crash_code: &'static str,
         f: impl FnOnce() -> Result<T, InputError> + Send + 'static,
     ) -> Result<T, ModelError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the preprocessing semaphore is never closed; this is a bug");
+        let _permit = self.permits.acquire(interactive).await;
         blocking(crash_code, f).await
     }
 }

@@ -19,6 +19,7 @@ pub mod fusion;
 pub mod image_input;
 pub mod lane;
 pub mod manifest;
+mod permits;
 pub mod repository;
 pub mod runtime;
 pub mod telemetry;

@@ -151,7 +151,7 @@ impl FacePipeline {
         let preprocess_started = std::time::Instant::now();
         let (width, height, tensor, img) = self
             .preprocess
-            .run(DECODER_CRASHED, move || {
+            .run(interactive, DECODER_CRASHED, move || {
                 let img = image_input::decode(bytes.as_ref(), &limits)?;
                 let tensor = detect::to_tensor(&img, det.image());
                 Ok((img.width(), img.height(), tensor, img))

@@ -215,7 +215,7 @@ impl TextPipeline {
         let preprocess_started = std::time::Instant::now();
         let spans = self
             .preprocess
-            .run(TOKENIZER_CRASHED, move || {
+            .run(interactive, TOKENIZER_CRASHED, move || {
                 spans::split(&text, params.granularity)
                     .into_iter()
                     .map(|span| Ok((span.chars.clone(), tokenizer.chunks(&text[span.bytes])?)))

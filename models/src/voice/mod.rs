@@ -163,7 +163,7 @@ impl VoicePipeline {
         let prepared = {
             let audio = audio.clone();
             self.preprocess
-                .run(DECODER_CRASHED, move || {
+                .run(interactive, DECODER_CRASHED, move || {
                     prepare(bytes.as_ref(), &limits, &audio, hop)
                 })
                 .await?
