@@ -33,7 +33,7 @@ pub trait Batcher: Send + 'static {
 
     /// Called once on the lane's own thread before it takes any work, e.g. for warm-up runs:
     /// ONNX Runtime keeps some CUDA state per thread (cuDNN handles, captured CUDA graphs), so
-    /// the thread that serves must be the one that warms up. An error stops the lane starting.
+    /// the thread that serves must be the one that warms up. An error keeps the lane from starting.
     fn prepare(&mut self) -> Result<(), ModelError> {
         Ok(())
     }

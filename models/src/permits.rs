@@ -120,7 +120,7 @@ impl PriorityPermits {
         }
     }
 
-    /// Permits free now (for tests and metrics).
+    /// Permits free now.
     #[cfg(test)]
     fn free(&self) -> usize {
         self.lock().free
