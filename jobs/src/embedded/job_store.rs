@@ -16,7 +16,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
+use rusqlite::{params, params_from_iter, OptionalExtension, Savepoint};
 use time::OffsetDateTime;
 
 /// Page size of [`JobStore::list`] when the filter asks for 0.
@@ -78,7 +78,7 @@ impl SqliteJobStore {
 
 /// Writes `job` over its row if the row still has `status` and lease `holder`.
 fn write(
-    tx: &Transaction<'_>,
+    tx: &Savepoint<'_>,
     job: &Job,
     status: Status,
     holder: Option<&str>,

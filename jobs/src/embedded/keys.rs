@@ -1,6 +1,7 @@
 //! API keys in the embedded SQLite database (table `api_keys`, created on open): hash, tenant,
 //! limits and revocation time. See [`crate::KeyStore`].
 
+use super::db::write_transaction;
 use super::SqliteDb;
 use crate::keys::{key_hash, ApiKey, KeyStore};
 use crate::{Error, Result, Tenant};
@@ -88,7 +89,7 @@ impl KeyStore for SqliteKeyStore {
         let id = id.to_owned();
         self.db
             .call("revoke api key", move |conn| {
-                let tx = conn.transaction()?;
+                let tx = write_transaction(conn)?;
                 let record: Option<String> = tx
                     .query_row(
                         "SELECT record FROM api_keys WHERE id = ?1 AND revoked = 0",

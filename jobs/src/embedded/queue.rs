@@ -239,7 +239,7 @@ fn dead_letter_name(queue: &str) -> String {
 
 /// Moves message `id` to the dead-letter queue as a fresh, visible message.
 fn dead_letter(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Savepoint<'_>,
     id: i64,
     dead_letters: &str,
     now: i64,
