@@ -2,7 +2,7 @@
 //! model ([`ceiling`]), each CPU preprocessing stage alone ([`stages`]), then end-to-end load over
 //! loopback HTTP ([`load`]) against a `soyl serve` it starts itself (or `--url`), the same with
 //! `--max-batch 1` (the batching ablation), and optionally the Python peer baseline
-//! ([`server::start_baseline`]). [`report`] prints the tables and writes `bench.md`, `bench.json`
+//! ([`server::start_baseline`]), whose face1 points alternate with soyl's. [`report`] prints the tables and writes `bench.md`, `bench.json`
 //! and `bench.svg`; [`targets`] states the targets as met or not. Called from `main`.
 
 pub mod ceiling;
@@ -82,6 +82,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut points = Vec::new();
     let mut servers = Vec::new();
     let mut device = format!("{:?}", args.device).to_lowercase();
+    // The baseline runs beside soyl from the start: each face1 point of soyl is followed by
+    // the baseline's at the same concurrency, so both are measured in the same state of the
+    // machine (a host that slows under sustained load would otherwise favour whichever
+    // server went first).
+    let baseline = if args.baseline && workloads.iter().any(|w| w.name == "face1") {
+        eprintln!("bench: starting the Python peer baseline ...");
+        let started =
+            server::start_baseline(&args.python, &server::baseline_dir(), &models).await?;
+        let target = Target {
+            label: targets::BASELINE.into(),
+            url: started.url.clone(),
+            api: Api::Baseline,
+        };
+        Some((started, target))
+    } else {
+        None
+    };
     if let Some(url) = &args.url {
         let target = Target {
             label: targets::SOYL.into(),
@@ -89,7 +106,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             api: Api::Soyl,
         };
         device = ready_device(&http, url).await.unwrap_or(device);
-        points.extend(sweep(&http, &target, &workloads, &levels, duration).await);
+        let paired = baseline.as_ref().map(|(_, t)| t);
+        points.extend(sweep(&http, &target, paired, &workloads, &levels, duration).await);
         servers.push(ServerInfo {
             label: target.label,
             ready_s: None,
@@ -115,7 +133,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 url: started.url.clone(),
                 api: Api::Soyl,
             };
-            points.extend(sweep(&http, &target, &workloads, &levels, duration).await);
+            let paired = baseline
+                .as_ref()
+                .filter(|_| label == targets::SOYL)
+                .map(|(_, t)| t);
+            points.extend(sweep(&http, &target, paired, &workloads, &levels, duration).await);
             servers.push(ServerInfo {
                 label: label.into(),
                 ready_s: Some(started.ready_s),
@@ -124,27 +146,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             drop(started);
         }
     }
-    if args.baseline {
-        let faces: Vec<Workload> = workloads
-            .iter()
-            .filter(|w| w.name == "face1")
-            .cloned()
-            .collect();
-        eprintln!("bench: starting the Python peer baseline ...");
-        let started =
-            server::start_baseline(&args.python, &server::baseline_dir(), &models).await?;
-        let target = Target {
-            label: targets::BASELINE.into(),
-            url: started.url.clone(),
-            api: Api::Baseline,
-        };
-        points.extend(sweep(&http, &target, &faces, &levels, duration).await);
+    if let Some((started, _)) = baseline {
         servers.push(ServerInfo {
             label: targets::BASELINE.into(),
             ready_s: Some(started.ready_s),
             peak_rss_mib: started.peak_rss_mib(),
         });
-        drop(started);
     }
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -180,19 +187,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every workload at every level against one target, after a short warm-up.
+/// Every workload at every level against one target, after a short warm-up; on face1, each
+/// point followed by the same point against `paired` (the peer baseline, which serves face1 only).
 async fn sweep(
     http: &reqwest::Client,
     target: &Target,
+    paired: Option<&Target>,
     workloads: &[Workload],
     levels: &[usize],
     duration: Duration,
 ) -> Vec<Point> {
     let mut points = Vec::new();
     for w in workloads {
-        load::run_point(http, target, w, 4, Duration::from_millis(300)).await;
-        for &clients in levels {
-            let p = load::run_point(http, target, w, clients, duration).await;
+        let targets: Vec<&Target> = std::iter::once(target)
+            .chain(paired.filter(|_| w.name == "face1"))
+            .collect();
+        for t in &targets {
+            load::run_point(http, t, w, 4, Duration::from_millis(300)).await;
+        }
+        for (&clients, t) in levels
+            .iter()
+            .flat_map(|c| targets.iter().map(move |t| (c, *t)))
+        {
+            let p = load::run_point(http, t, w, clients, duration).await;
             eprintln!(
                 "bench: {:<18} {:<6} {clients:>3} clients: {:>8.1} jobs/s  p50 {:>7.1} ms  p99 {:>7.1} ms{}",
                 p.target,
