@@ -119,10 +119,37 @@ fn time_replicas(
 
 /// The best items/s of `model` over its measured batch sizes.
 pub fn best(rows: &[CeilingRow], model: &str) -> Option<f64> {
+    best_row(rows, model).map(|r| r.items_per_s)
+}
+
+/// The row of `model` with the most items/s.
+pub fn best_row<'a>(rows: &'a [CeilingRow], model: &str) -> Option<&'a CeilingRow> {
     rows.iter()
         .filter(|r| r.model == model)
-        .map(|r| r.items_per_s)
-        .reduce(f64::max)
+        .max_by(|a, b| a.items_per_s.total_cmp(&b.items_per_s))
+}
+
+/// `row`'s model measured again the way `row` was (sessions at once, batch, device): items/s.
+pub fn remeasure(
+    runtime: &Runtime,
+    repo: &Repository,
+    row: &CeilingRow,
+    budget: Duration,
+) -> anyhow::Result<f64> {
+    let manifest = repo
+        .models()
+        .iter()
+        .find(|m| m.name == row.model)
+        .ok_or_else(|| anyhow::anyhow!("model {} is not in the repository", row.model))?;
+    if row.sessions > 1 {
+        return Ok(time_replicas(runtime, manifest, row.sessions, row.batch, budget)?.0);
+    }
+    let path = manifest.model_path();
+    let mut session = match row.device {
+        Device::Cuda => runtime.session(&manifest.name, &path, manifest.cuda)?.0,
+        Device::Cpu => runtime.cpu_session(&manifest.name, &path, 0)?,
+    };
+    Ok(time_batch(&mut session, manifest, row.batch, budget)?.0)
 }
 
 /// Synthetic input data of one tensor: token ids for text models, bounded noise otherwise.

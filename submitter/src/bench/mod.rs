@@ -8,6 +8,7 @@
 pub mod ceiling;
 pub mod lanes;
 pub mod load;
+pub mod probe;
 pub mod report;
 pub mod server;
 pub mod stages;
@@ -44,8 +45,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )
     };
 
-    let (ceiling, stages) = if args.no_ceiling {
-        (Vec::new(), Vec::new())
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (ceiling, stages, probe) = if args.no_ceiling {
+        (Vec::new(), Vec::new(), None)
     } else {
         eprintln!("bench: measuring raw session ceilings and preprocessing stages ...");
         let (device, models, wl) = (args.device, models.clone(), workloads.clone());
@@ -61,9 +63,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             })?;
             let repo = Repository::load(&models)?;
             let ceiling = ceiling::measure(&runtime, &repo, &[1, 4, 16, 64], budget)?;
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
             let stages = stages::measure(&repo, &wl, budget, cores)?;
-            Ok((ceiling, stages))
+            let probe = probe::FaceProbe::new(runtime, repo, &wl, &ceiling, budget, cores);
+            Ok((ceiling, stages, probe))
         })
         .await
         .context("ceiling task")??
@@ -80,6 +82,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .default_headers(headers)
         .build()?;
     let mut points = Vec::new();
+    let mut probes = Vec::new();
     let mut servers = Vec::new();
     let mut device = format!("{:?}", args.device).to_lowercase();
     // The baseline runs beside soyl from the start: each face1 point of soyl is followed by
@@ -106,8 +109,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             api: Api::Soyl,
         };
         device = ready_device(&http, url).await.unwrap_or(device);
-        let paired = baseline.as_ref().map(|(_, t)| t);
-        points.extend(sweep(&http, &target, paired, &workloads, &levels, duration).await);
+        let beside = Beside {
+            baseline: baseline.as_ref().map(|(_, t)| t),
+            probe: probe.as_ref(),
+        };
+        let (measured, probed) =
+            sweep(&http, &target, &beside, &workloads, &levels, duration).await;
+        points.extend(measured);
+        probes.extend(probed);
         servers.push(ServerInfo {
             label: target.label,
             ready_s: None,
@@ -133,11 +142,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 url: started.url.clone(),
                 api: Api::Soyl,
             };
-            let paired = baseline
-                .as_ref()
-                .filter(|_| label == targets::SOYL)
-                .map(|(_, t)| t);
-            points.extend(sweep(&http, &target, paired, &workloads, &levels, duration).await);
+            let first = label == targets::SOYL;
+            let beside = Beside {
+                baseline: baseline.as_ref().filter(|_| first).map(|(_, t)| t),
+                probe: probe.as_ref().filter(|_| first),
+            };
+            let (measured, probed) =
+                sweep(&http, &target, &beside, &workloads, &levels, duration).await;
+            points.extend(measured);
+            probes.extend(probed);
             servers.push(ServerInfo {
                 label: label.into(),
                 ready_s: Some(started.ready_s),
@@ -154,10 +167,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
     }
 
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let summary = targets::summarize(&targets::Figures {
         ceiling: &ceiling,
         stages: &stages,
+        probes: &probes,
         points: &points,
         servers: &servers,
         cores,
@@ -169,6 +182,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         commit: commit(),
         ceiling,
         stages,
+        probes,
         points,
         servers,
         summary,
@@ -187,30 +201,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every workload at every level against one target, after a short warm-up; on face1, each
-/// point followed by the same point against `paired` (the peer baseline, which serves face1 only).
+/// What runs beside soyl's face1 points: each is followed by a probe of the face1 ceiling, then
+/// by the peer baseline's point at the same concurrency (the baseline serves face1 only).
+struct Beside<'a> {
+    baseline: Option<&'a Target>,
+    probe: Option<&'a probe::FaceProbe>,
+}
+
+/// Every workload at every level against one target, after a short warm-up, with what runs
+/// `beside` its face1 points.
 async fn sweep(
     http: &reqwest::Client,
     target: &Target,
-    paired: Option<&Target>,
+    beside: &Beside<'_>,
     workloads: &[Workload],
     levels: &[usize],
     duration: Duration,
-) -> Vec<Point> {
+) -> (Vec<Point>, Vec<probe::ProbeRow>) {
     let mut points = Vec::new();
+    let mut probes = Vec::new();
     for w in workloads {
+        let face1 = w.name == "face1";
         let targets: Vec<&Target> = std::iter::once(target)
-            .chain(paired.filter(|_| w.name == "face1"))
+            .chain(beside.baseline.filter(|_| face1))
             .collect();
         for t in &targets {
             load::run_point(http, t, w, 4, Duration::from_millis(300)).await;
         }
-        for (&clients, t) in levels
-            .iter()
-            .flat_map(|c| targets.iter().map(move |t| (c, *t)))
-        {
-            let p = load::run_point(http, t, w, clients, duration).await;
-            eprintln!(
+        for &clients in levels {
+            for t in &targets {
+                let p = load::run_point(http, t, w, clients, duration).await;
+                eprintln!(
                 "bench: {:<18} {:<6} {clients:>3} clients: {:>8.1} jobs/s  p50 {:>7.1} ms  p99 {:>7.1} ms{}",
                 p.target,
                 p.workload,
@@ -219,10 +240,19 @@ async fn sweep(
                 p.p99_ms,
                 if p.failed > 0 { format!("  {} failed", p.failed) } else { String::new() }
             );
-            points.push(p);
+                let soyl = std::ptr::eq(*t, target);
+                points.push(p);
+                // Right after soyl's point, before the baseline's.
+                if let Some(probe) = beside.probe.filter(|_| face1 && soyl) {
+                    match probe.measure(clients).await {
+                        Ok(row) => probes.push(row),
+                        Err(e) => eprintln!("bench: probing the face1 ceiling failed: {e:#}"),
+                    }
+                }
+            }
         }
     }
-    points
+    (points, probes)
 }
 
 fn device_flag(choice: DeviceChoice) -> &'static str {

@@ -4,6 +4,7 @@
 
 use super::ceiling::CeilingRow;
 use super::load::Point;
+use super::probe::ProbeRow;
 use super::stages::StageRow;
 use std::fmt::Write;
 
@@ -34,6 +35,8 @@ pub struct Report {
     pub ceiling: Vec<CeilingRow>,
     /// Preprocessing stages.
     pub stages: Vec<StageRow>,
+    /// The face1 ceiling measured again after each soyl face1 point.
+    pub probes: Vec<ProbeRow>,
     /// End-to-end points.
     pub points: Vec<Point>,
     /// Servers measured.
@@ -77,6 +80,17 @@ pub fn markdown(r: &Report) -> String {
         s.push('\n');
     }
     end_to_end(&mut s, &r.points);
+    if !r.probes.is_empty() {
+        s.push_str("## face1 ceiling measured right after each soyl face1 point (items/s)\n\n| after clients | decode + detector input + crop, every core | detector | emotion |\n|---:|---:|---:|---:|\n");
+        for p in &r.probes {
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} | {:.0} | {:.0} |",
+                p.after_concurrency, p.cpu_share, p.detector, p.emotion
+            );
+        }
+        s.push('\n');
+    }
     if !r.servers.is_empty() {
         s.push_str("## Servers\n\n| server | ready (s) | peak RSS (MiB) |\n|---|---:|---:|\n");
         for v in &r.servers {

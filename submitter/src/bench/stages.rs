@@ -144,7 +144,7 @@ fn image_stages(
 
 /// Decode, detector input and one face crop of `bytes`, on `cores` threads at once: items/s in
 /// all. None without the face models.
-fn face_share_on_all_cores(
+pub(super) fn face_share_on_all_cores(
     repo: &Repository,
     bytes: &[u8],
     budget: Duration,
