@@ -1,9 +1,11 @@
 //! `soyl bench`: sizes this machine for soyl. In order: the raw ONNX Runtime ceiling of every
 //! model ([`ceiling`]), each CPU preprocessing stage alone ([`stages`]), then end-to-end load over
-//! loopback HTTP ([`load`]) against a `soyl serve` it starts itself (or `--url`), the same with
-//! `--max-batch 1` (the batching ablation), and optionally the Python peer baseline
-//! ([`server::start_baseline`]), whose face1 points alternate with soyl's. [`report`] prints the tables and writes `bench.md`, `bench.json`
-//! and `bench.svg`; [`targets`] states the targets as met or not. Called from `main`.
+//! loopback HTTP ([`load`]) against a `soyl serve` it starts itself (or `--url`), a second one
+//! with `--max-batch 1` (the batching ablation), and optionally the Python peer baseline
+//! ([`server::start_baseline`]): all running at once, each point measured on each in turn, and
+//! the face1 ceiling probed again after each face1 point ([`probe`]). [`report`] prints the
+//! tables and writes `bench.md`, `bench.json` and `bench.svg`; [`targets`] states the issue's
+//! targets as met or not. Called from `main`.
 
 pub mod ceiling;
 pub mod lanes;
@@ -81,47 +83,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .default_headers(headers)
         .build()?;
-    let mut points = Vec::new();
-    let mut probes = Vec::new();
-    let mut servers = Vec::new();
     let mut device = format!("{:?}", args.device).to_lowercase();
-    // The baseline runs beside soyl from the start: each face1 point of soyl is followed by
-    // the baseline's at the same concurrency, so both are measured in the same state of the
-    // machine (a host that slows under sustained load would otherwise favour whichever
-    // server went first).
-    let baseline = if args.baseline && workloads.iter().any(|w| w.name == "face1") {
-        eprintln!("bench: starting the Python peer baseline ...");
-        let started =
-            server::start_baseline(&args.python, &server::baseline_dir(), &models).await?;
-        let target = Target {
-            label: targets::BASELINE.into(),
-            url: started.url.clone(),
-            api: Api::Baseline,
-        };
-        Some((started, target))
-    } else {
-        None
-    };
+    // Every server runs from the start, and each point is measured on all of them in turn
+    // (soyl, the `--max-batch 1` ablation, and on face1 the peer baseline) at the same workload
+    // and concurrency, so all of them are measured in the same state of the machine: a host
+    // that slows under sustained load would otherwise favour whichever ran first.
+    let mut running: Vec<(Target, Option<server::Started>)> = Vec::new();
     if let Some(url) = &args.url {
-        let target = Target {
-            label: targets::SOYL.into(),
-            url: url.clone(),
-            api: Api::Soyl,
-        };
         device = ready_device(&http, url).await.unwrap_or(device);
-        let beside = Beside {
-            baseline: baseline.as_ref().map(|(_, t)| t),
-            probe: probe.as_ref(),
-        };
-        let (measured, probed) =
-            sweep(&http, &target, &beside, &workloads, &levels, duration).await;
-        points.extend(measured);
-        probes.extend(probed);
-        servers.push(ServerInfo {
-            label: target.label,
-            ready_s: None,
-            peak_rss_mib: None,
-        });
+        running.push((soyl_target(targets::SOYL, url), None));
     } else {
         let mut configs = vec![(targets::SOYL, Vec::new())];
         if !args.no_ablation {
@@ -137,35 +107,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             if let Some(d) = ready_device(&http, &started.url).await {
                 device = d;
             }
-            let target = Target {
-                label: label.into(),
-                url: started.url.clone(),
-                api: Api::Soyl,
-            };
-            let first = label == targets::SOYL;
-            let beside = Beside {
-                baseline: baseline.as_ref().filter(|_| first).map(|(_, t)| t),
-                probe: probe.as_ref().filter(|_| first),
-            };
-            let (measured, probed) =
-                sweep(&http, &target, &beside, &workloads, &levels, duration).await;
-            points.extend(measured);
-            probes.extend(probed);
-            servers.push(ServerInfo {
-                label: label.into(),
-                ready_s: Some(started.ready_s),
-                peak_rss_mib: started.peak_rss_mib(),
-            });
-            drop(started);
+            running.push((soyl_target(label, &started.url), Some(started)));
         }
     }
-    if let Some((started, _)) = baseline {
-        servers.push(ServerInfo {
+    if args.baseline && workloads.iter().any(|w| w.name == "face1") {
+        eprintln!("bench: starting the Python peer baseline ...");
+        let started =
+            server::start_baseline(&args.python, &server::baseline_dir(), &models).await?;
+        let target = Target {
             label: targets::BASELINE.into(),
-            ready_s: Some(started.ready_s),
-            peak_rss_mib: started.peak_rss_mib(),
-        });
+            url: started.url.clone(),
+            api: Api::Baseline,
+        };
+        running.push((target, Some(started)));
     }
+    let order: Vec<&Target> = running.iter().map(|(t, _)| t).collect();
+    let (points, probes) =
+        sweep(&http, &order, probe.as_ref(), &workloads, &levels, duration).await;
+    let servers: Vec<ServerInfo> = running
+        .into_iter()
+        .map(|(target, started)| ServerInfo {
+            label: target.label,
+            ready_s: started.as_ref().map(|s| s.ready_s),
+            peak_rss_mib: started.as_ref().and_then(server::Started::peak_rss_mib),
+        })
+        .collect();
 
     let summary = targets::summarize(&targets::Figures {
         ceiling: &ceiling,
@@ -201,19 +167,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What runs beside soyl's face1 points: each is followed by a probe of the face1 ceiling, then
-/// by the peer baseline's point at the same concurrency (the baseline serves face1 only).
-struct Beside<'a> {
-    baseline: Option<&'a Target>,
-    probe: Option<&'a probe::FaceProbe>,
+/// A soyl server at `url`, labelled `label` in the report.
+fn soyl_target(label: &str, url: &str) -> Target {
+    Target {
+        label: label.into(),
+        url: url.to_owned(),
+        api: Api::Soyl,
+    }
 }
 
-/// Every workload at every level against one target, after a short warm-up, with what runs
-/// `beside` its face1 points.
+/// Every workload at every level, each point on every target in `order` in turn (the peer
+/// baseline serves face1 only), after a short warm-up of each; right after each face1 point of
+/// the first target (soyl), a `probe` of the face1 ceiling.
 async fn sweep(
     http: &reqwest::Client,
-    target: &Target,
-    beside: &Beside<'_>,
+    order: &[&Target],
+    probe: Option<&probe::FaceProbe>,
     workloads: &[Workload],
     levels: &[usize],
     duration: Duration,
@@ -222,14 +191,16 @@ async fn sweep(
     let mut probes = Vec::new();
     for w in workloads {
         let face1 = w.name == "face1";
-        let targets: Vec<&Target> = std::iter::once(target)
-            .chain(beside.baseline.filter(|_| face1))
+        let targets: Vec<&Target> = order
+            .iter()
+            .copied()
+            .filter(|t| face1 || t.api != Api::Baseline)
             .collect();
         for t in &targets {
             load::run_point(http, t, w, 4, Duration::from_millis(300)).await;
         }
         for &clients in levels {
-            for t in &targets {
+            for (i, t) in targets.iter().enumerate() {
                 let p = load::run_point(http, t, w, clients, duration).await;
                 eprintln!(
                 "bench: {:<18} {:<6} {clients:>3} clients: {:>8.1} jobs/s  p50 {:>7.1} ms  p99 {:>7.1} ms{}",
@@ -240,10 +211,9 @@ async fn sweep(
                 p.p99_ms,
                 if p.failed > 0 { format!("  {} failed", p.failed) } else { String::new() }
             );
-                let soyl = std::ptr::eq(*t, target);
                 points.push(p);
-                // Right after soyl's point, before the baseline's.
-                if let Some(probe) = beside.probe.filter(|_| face1 && soyl) {
+                // Right after soyl's point, before the others'.
+                if let Some(probe) = probe.filter(|_| face1 && i == 0) {
                     match probe.measure(clients).await {
                         Ok(row) => probes.push(row),
                         Err(e) => eprintln!("bench: probing the face1 ceiling failed: {e:#}"),
