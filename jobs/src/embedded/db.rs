@@ -4,7 +4,8 @@
 //! connection's own thread through [`SqliteDb::call`]: SQLite is a blocking library and must never
 //! run on an async worker thread. Calls that queue up while the thread is busy run together in
 //! one write transaction (a group commit, [`run_group`]): each call in its own savepoint, so a
-//! failing call rolls back alone, and every reply waits for the group's commit. [`super::SqliteQueue`] and [`super::SqliteJobStore`] share one
+//! failing call rolls back alone, and every reply waits for the group's commit.
+//! [`super::SqliteQueue`] and [`super::SqliteJobStore`] share one
 //! `SqliteDb` (clone it; the clones share the connection), so a process has one writer and the
 //! transactions of the two adapters run one after another on that thread. (A hop to tokio's
 //! blocking pool per statement, each pool thread then waiting on a connection mutex, cost a
