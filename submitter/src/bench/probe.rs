@@ -76,7 +76,7 @@ impl FaceProbe {
                 probe.budget,
                 probe.cores,
             )?
-            .unwrap_or(0.0);
+            .ok_or_else(|| anyhow::anyhow!("the face models are not in the repository"))?;
             let detector =
                 ceiling::remeasure(&probe.runtime, &probe.repo, &probe.detector, probe.budget)?;
             let emotion =
