@@ -8,8 +8,11 @@
 //! - [`JobStore`]: job records whose every transition is a conditional write.
 //!
 //! The embedded adapters ([`embedded`]) keep the same guarantees on one machine (SQLite in WAL mode
-//! and a media directory). This crate knows nothing about inference: a result is opaque JSON.
+//! and a media directory); the AWS adapters (`aws`, the cargo feature of that name, on by default)
+//! keep them on SQS, S3 and DynamoDB. This crate knows nothing about inference: a result is
+//! opaque JSON.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod conformance;
 pub mod embedded;

@@ -9,6 +9,7 @@
 //! - [`client`]: `soyl submit | status | wait`, an HTTP client of a running server.
 
 pub mod api;
+pub mod aws;
 pub mod backend;
 pub mod bench;
 pub mod bulk;

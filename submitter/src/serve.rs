@@ -152,7 +152,7 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
 
 /// What `/v1/batches` may read: `s3://` on AWS, directories under `--bulk-root` on the embedded
 /// backend (and nothing local on AWS, whose API process has no media on its disk).
-fn bulk_api(args: &ServeArgs, aws: Option<soyl_jobs::aws::AwsClients>) -> api::BulkApi {
+fn bulk_api(args: &ServeArgs, aws: Option<crate::aws::AwsClients>) -> api::BulkApi {
     let local = match (&aws, &args.bulk_root) {
         (Some(_), _) => LocalPolicy::Unsupported,
         (None, Some(root)) => LocalPolicy::Under(root.clone()),

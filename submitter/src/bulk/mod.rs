@@ -8,6 +8,7 @@ mod export;
 pub mod listing_bench;
 mod open;
 mod runs;
+#[cfg(feature = "aws")]
 mod s3;
 mod source;
 mod status;
@@ -17,6 +18,7 @@ pub use enqueue::{enqueue_batch, Counters};
 pub use export::{export, ExportFormat};
 pub use open::{LocalPolicy, SourceSpec, Sources};
 pub use runs::{Run, Runs};
+#[cfg(feature = "aws")]
 pub use s3::S3Prefix;
 pub use source::{LocalDir, Source, SourceObject};
 pub use status::{batch_status, BatchStatus, Listing};

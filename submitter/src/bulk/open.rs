@@ -4,9 +4,8 @@
 //! server read its own files. `s3://` needs the AWS backend's clients; on the AWS backend the
 //! HTTP API takes no local paths at all (the API runs on Lambda, whose disk holds no media).
 
-use super::s3::S3Prefix;
 use super::{BulkError, LocalDir, Source};
-use soyl_jobs::aws::AwsClients;
+use crate::aws::{s3_source, AwsClients};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -90,12 +89,7 @@ impl Sources {
                         "s3:// sources need the AWS backend (--backend aws)".to_owned(),
                     )
                 })?;
-                Ok(Arc::new(S3Prefix::new(
-                    clients,
-                    &bucket,
-                    &prefix,
-                    self.max_object_bytes,
-                )))
+                Ok(s3_source(clients, &bucket, &prefix, self.max_object_bytes))
             }
             SourceSpec::Local(path) => Ok(Arc::new(self.local_dir(&path)?)),
         }
