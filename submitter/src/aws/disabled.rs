@@ -12,6 +12,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub enum AwsClients {}
 
+/// Why an `s3://` source cannot be read in this build.
+pub const S3_SOURCES_NEED: &str = "s3:// sources need the AWS backend, which this soyl was built \
+     without (cargo feature `aws`)";
+
 fn not_built() -> anyhow::Error {
     anyhow::anyhow!(
         "this soyl was built without the AWS backend (cargo feature `aws`); rebuild with the \

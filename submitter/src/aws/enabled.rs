@@ -13,6 +13,9 @@ use soyl_worker::BulkQueue;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Why an `s3://` source cannot be read on another backend.
+pub const S3_SOURCES_NEED: &str = "s3:// sources need the AWS backend (--backend aws)";
+
 /// The AWS ports `b` names (SQS, S3, DynamoDB, from the SDK's standard configuration chain).
 /// Creates nothing.
 pub async fn open(b: &BackendArgs, queues: QueueConfig) -> anyhow::Result<Ports> {

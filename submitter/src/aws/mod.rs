@@ -6,9 +6,9 @@
 #[cfg(feature = "aws")]
 mod enabled;
 #[cfg(feature = "aws")]
-pub use enabled::{init, open, s3_source, AwsClients};
+pub use enabled::{init, open, s3_source, AwsClients, S3_SOURCES_NEED};
 
 #[cfg(not(feature = "aws"))]
 mod disabled;
 #[cfg(not(feature = "aws"))]
-pub use disabled::{init, open, s3_source, AwsClients};
+pub use disabled::{init, open, s3_source, AwsClients, S3_SOURCES_NEED};

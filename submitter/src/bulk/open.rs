@@ -85,9 +85,7 @@ impl Sources {
         match SourceSpec::parse(text)? {
             SourceSpec::S3 { bucket, prefix } => {
                 let clients = self.aws.as_ref().ok_or_else(|| {
-                    BulkError::UnsupportedSource(
-                        "s3:// sources need the AWS backend (--backend aws)".to_owned(),
-                    )
+                    BulkError::UnsupportedSource(crate::aws::S3_SOURCES_NEED.to_owned())
                 })?;
                 Ok(s3_source(clients, &bucket, &prefix, self.max_object_bytes))
             }
