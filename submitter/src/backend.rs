@@ -1,7 +1,8 @@
 //! The storage ports of a process, for the backend its configuration names: the embedded
 //! adapters (one SQLite file and a media directory under `--data-dir`) or the AWS adapters (SQS,
-//! S3, DynamoDB, from the SDK's standard configuration chain). Also `soyl init`, which creates
-//! the AWS resources and prints their names; nothing else ever creates them.
+//! S3, DynamoDB, from the SDK's standard configuration chain; built in with the `aws` feature, see
+//! [`crate::aws`]). Also `soyl init`, which creates the AWS resources and prints their names;
+//! nothing else ever creates them.
 
 use crate::aws::AwsClients;
 use crate::config::{Backend, BackendArgs, InitArgs, ServeArgs};

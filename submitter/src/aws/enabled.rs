@@ -62,8 +62,9 @@ pub async fn open(b: &BackendArgs, queues: QueueConfig) -> anyhow::Result<Ports>
     })
 }
 
-/// `soyl init --backend aws`: creates the job queue and the bulk queue, each with its dead-letter queue, the bucket and the table (each left
-/// alone if it exists), then prints the settings the other commands need as `SOYL_*=value` lines.
+/// `soyl init --backend aws`: creates the job queue and the bulk queue, each with its dead-letter
+/// queue, the bucket and the table (each left alone if it exists), then prints the settings the
+/// other commands need as `SOYL_*=value` lines.
 pub async fn init(args: &InitArgs) -> anyhow::Result<()> {
     let sdk = aws::load_sdk_config().await;
     let clients = AwsClients::new(&sdk, args.s3_path_style);
