@@ -385,6 +385,7 @@ mod tests {
         let db = SqliteDb::open(&dir.path().join("soyl.db")).expect("open");
         let commits = Arc::new(AtomicUsize::new(0));
         let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, holding) = tokio::sync::oneshot::channel::<()>();
         // The first call counts commits from here on and holds the thread until the rest queue.
         let blocker = tokio::spawn({
             let (db, commits) = (db.clone(), Arc::clone(&commits));
@@ -394,13 +395,14 @@ mod tests {
                         commits.fetch_add(1, Ordering::SeqCst);
                         false
                     }));
+                    let _ = started.send(());
                     let _ = released.recv();
                     Ok(())
                 })
                 .await
             }
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        holding.await.expect("the holding call started");
         let inserts: Vec<_> = (0..10)
             .map(|i| {
                 let db = db.clone();

@@ -47,7 +47,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )
     };
 
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = soyl_models::runtime::cores();
     let (ceiling, stages, probe) = if args.no_ceiling {
         (Vec::new(), Vec::new(), None)
     } else {
