@@ -198,7 +198,9 @@ impl SqliteDb {
 /// before its write; each call runs in a savepoint ([`write_transaction`]). One commit writes the
 /// pages the calls share (the jobs table, its indexes, the queue) to the WAL once instead of once
 /// per call (measured in docs/performance.md). If the lock cannot be had (another process held it
-/// past the busy timeout), the calls run one by one, each savepoint its own transaction.
+/// past the busy timeout), the calls run one by one, each savepoint its own (deferred)
+/// transaction: a call whose read is overtaken by another process's write then fails busy on its
+/// own write, which is [`Error::Transient`] and retried, never a write over what it did not see.
 fn run_group(conn: &mut Connection, group: Vec<Call>) {
     let grouped = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
     let replies: Vec<Reply> = group.into_iter().map(|call| call(conn)).collect();
