@@ -7,7 +7,6 @@
 //! - [`backend`]: the storage ports of the chosen backend (embedded or AWS), and `soyl init`.
 //! - [`bench`]: `soyl bench`, model ceilings, stage costs and end-to-end load on this machine.
 //! - [`client`]: `soyl submit | status | wait`, an HTTP client of a running server.
-//! - [`malloc`]: glibc allocator thresholds that keep image buffers from being faulted in anew.
 
 pub mod api;
 pub mod aws;
@@ -18,7 +17,6 @@ pub mod client;
 pub mod config;
 pub mod intake;
 pub mod keys;
-pub mod malloc;
 pub mod prometheus;
 pub mod reprocess;
 pub mod serve;

@@ -8,7 +8,6 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let malloc = soyl_submitter::malloc::tune();
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("SOYL_LOG").unwrap_or_else(|_| EnvFilter::new("info,ort=error"));
@@ -21,7 +20,6 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
-    tracing::debug!(?malloc, "glibc malloc thresholds");
     match cli.command {
         Command::Serve(args) => soyl_submitter::serve::run(*args, Role::All).await,
         Command::Api(args) => soyl_submitter::serve::run(*args, Role::Api).await,
