@@ -3,6 +3,7 @@
 //! - [`repository`]: model folders (`model.toml` manifest + `model.onnx`), loaded and checked at start.
 //! - [`runtime`]: finding and loading the ONNX Runtime library, choosing the device, building sessions.
 //! - [`lane`]: a dedicated OS thread per model that owns its session and batches work from many jobs.
+//! - [`tensor_pool`]: recycled buffers for lanes with large inputs (the face detector's).
 //! - [`face`]: the two-stage face pipeline (decode, detect, crop, classify) built on lanes.
 //! - [`voice`]: the voice pipeline (decode, resample, segment, prosody, classify) on one lane.
 //! - [`text`]: the text pipeline (spans, tokenization, token-budget batching) built on a lane.
@@ -24,6 +25,7 @@ pub mod repository;
 pub mod runtime;
 pub mod telemetry;
 pub mod tensor_lane;
+pub mod tensor_pool;
 pub mod text;
 pub mod voice;
 

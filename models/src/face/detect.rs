@@ -66,22 +66,35 @@ pub struct Detection {
 /// Resizes `img` to the detector input (see [`super::resize`]) and lays it out as normalised
 /// CHW floats.
 pub fn to_tensor(img: &DynamicImage, pre: &ImagePreprocess) -> Vec<f32> {
-    let rgb: RgbImage = match img {
-        DynamicImage::ImageRgb8(rgb) => resize::rgb(rgb, pre.width, pre.height),
-        other => resize::rgb(&other.to_rgb8(), pre.width, pre.height),
+    let mut out = Vec::new();
+    to_tensor_into(img, pre, &mut out);
+    out
+}
+
+/// [`to_tensor`] into `out`, replacing its contents and reusing its capacity; the resize runs
+/// in this thread's scratch memory ([`resize::rgb_scratch`]).
+pub fn to_tensor_into(img: &DynamicImage, pre: &ImagePreprocess, out: &mut Vec<f32>) {
+    let converted;
+    let rgb: &RgbImage = match img {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => {
+            converted = other.to_rgb8();
+            &converted
+        }
     };
-    if pre.color == Color::Rgb {
-        normalise::rgb_planes(rgb.as_raw(), pre)
-    } else {
-        // A weighted sum of three samples: no table; no bundled detector reads gray.
-        rgb.pixels()
-            .map(|px| {
+    resize::rgb_scratch(rgb, pre.width, pre.height, |raw| {
+        if pre.color == Color::Rgb {
+            normalise::rgb_planes_into(raw, pre, out);
+        } else {
+            // A weighted sum of three samples: no table; no bundled detector reads gray.
+            out.clear();
+            out.extend(raw.chunks_exact(3).map(|px| {
                 let luma =
                     0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2]);
                 (luma - pre.mean) / pre.std
-            })
-            .collect()
-    }
+            }));
+        }
+    });
 }
 
 /// Turns one image's raw detector outputs into faces in original pixels, most confident first.

@@ -15,6 +15,7 @@ use crate::lane::{CancelToken, Lane};
 use crate::manifest::{Manifest, Task};
 pub use crate::tensor_lane::BatchOverrides;
 use crate::tensor_lane::{spawn_tensor_lane, TensorBatcher};
+use crate::tensor_pool::{PooledTensor, TensorPool};
 use crate::{Device, ModelError, Repository, Runtime};
 use detect::BoundingBox;
 use serde::Serialize;
@@ -59,8 +60,10 @@ pub struct FaceAnalysis {
 
 /// The running face pipeline: two lanes and their manifests.
 pub struct FacePipeline {
-    detector: Lane<TensorBatcher>,
+    detector: Lane<TensorBatcher<PooledTensor>>,
     emotion: Lane<TensorBatcher>,
+    /// Detector input buffers, back from the lane for the next images.
+    detector_inputs: Arc<TensorPool>,
     detector_manifest: Arc<Manifest>,
     emotion_manifest: Arc<Manifest>,
     scores_index: usize,
@@ -104,9 +107,13 @@ impl FacePipeline {
             spawn_tensor_lane(runtime, det, overrides.max_batch, overrides.max_delay)?;
         let (emotion, _) =
             spawn_tensor_lane(runtime, emo, overrides.max_batch, overrides.max_delay)?;
+        // A full batch on each replica, and the next batch being decoded.
+        let max_batch = detector.config().max_batch;
+        let keep = max_batch * (runtime.replicas(device) + 1);
         Ok(Some(FacePipeline {
             detector,
             emotion,
+            detector_inputs: TensorPool::new(keep),
             detector_manifest: Arc::new(det.clone()),
             emotion_manifest: Arc::new(emo.clone()),
             scores_index,
@@ -133,9 +140,9 @@ impl FacePipeline {
         self.device
     }
 
-    /// The lanes, for metrics.
-    pub fn lanes(&self) -> [&Lane<TensorBatcher>; 2] {
-        [&self.detector, &self.emotion]
+    /// The detector's and the expression model's lanes, for metrics.
+    pub fn lanes(&self) -> (&Lane<TensorBatcher<PooledTensor>>, &Lane<TensorBatcher>) {
+        (&self.detector, &self.emotion)
     }
 
     /// Finds and reads the faces in one encoded image.
@@ -148,12 +155,13 @@ impl FacePipeline {
     ) -> Result<FaceAnalysis, ModelError> {
         let det = self.detector_manifest.clone();
         let limits = self.limits.clone();
+        let mut tensor = self.detector_inputs.take();
         let preprocess_started = std::time::Instant::now();
         let (width, height, tensor, img) = self
             .preprocess
             .run(interactive, DECODER_CRASHED, move || {
                 let img = image_input::decode(bytes.as_ref(), &limits)?;
-                let tensor = detect::to_tensor(&img, det.image());
+                detect::to_tensor_into(&img, det.image(), tensor.values_mut());
                 Ok((img.width(), img.height(), tensor, img))
             })
             .await?;

@@ -15,15 +15,22 @@ fn table(pre: &ImagePreprocess) -> [f32; 256] {
 /// Interleaved RGB bytes (`raw.len()` a multiple of 3) as three normalised planes, R then G
 /// then B.
 pub fn rgb_planes(raw: &[u8], pre: &ImagePreprocess) -> Vec<f32> {
+    let mut out = Vec::new();
+    rgb_planes_into(raw, pre, &mut out);
+    out
+}
+
+/// [`rgb_planes`] into `out`, replacing its contents and reusing its capacity.
+pub fn rgb_planes_into(raw: &[u8], pre: &ImagePreprocess, out: &mut Vec<f32>) {
     let t = table(pre);
     let pixels = raw.chunks_exact(3);
     // Plane after plane into unzeroed capacity: extending from an exact-size iterator checks
     // the capacity once, and no zeroing pass runs first.
-    let mut out = Vec::with_capacity(3 * pixels.len());
+    out.clear();
+    out.reserve(3 * pixels.len());
     for c in 0..3 {
         out.extend(pixels.clone().map(|px| t[usize::from(px[c])]));
     }
-    out
 }
 
 /// One-channel bytes as one normalised plane.

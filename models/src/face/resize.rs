@@ -3,14 +3,44 @@
 //! baseline uses), so a downscale averages every source pixel instead of sampling a few.
 //! `image`'s own triangle filter and `thumbnail` cost 4 ms for a 500x500 photo's detector input
 //! and 17 ms for a 2048x1536 one's; this costs a fraction of a millisecond.
+//!
+//! [`rgb_scratch`] resizes into memory kept for the next image: the resizer's intermediate
+//! rows (480 KB for a 500x500 photo, 1.5 MB for 2048x1536) and the destination (230 KB for
+//! 320x240) would otherwise be fresh allocations whose pages the kernel faults in and zeroes
+//! every time (docs/performance.md, page faults). At most one set per core is kept (preprocessing
+//! runs one step per core at a time), whichever threads use them, so idle memory stays bounded
+//! however many blocking threads run.
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
+use std::sync::{Mutex, PoisonError};
+
+/// Scratch sets kept between calls: a resizer (whose buffers persist) and destination bytes.
+static SCRATCH: Mutex<Vec<(Resizer, Vec<u8>)>> = Mutex::new(Vec::new());
 
 /// `src` resized to `width` x `height` (aspect ratio not kept).
 pub fn rgb(src: &RgbImage, width: u32, height: u32) -> RgbImage {
     resize(src, PixelType::U8x3, width, height)
+}
+
+/// Calls `f` with `src` resized to `width` x `height` (interleaved RGB bytes, aspect ratio not
+/// kept), in scratch memory that an earlier call used and a later one will.
+pub fn rgb_scratch<R>(src: &RgbImage, width: u32, height: u32, f: impl FnOnce(&[u8]) -> R) -> R {
+    let lock = || SCRATCH.lock().unwrap_or_else(PoisonError::into_inner);
+    let taken = lock().pop();
+    let (mut resizer, mut bytes) = taken.unwrap_or_else(|| (Resizer::new(), Vec::new()));
+    bytes.clear();
+    bytes.resize(width as usize * height as usize * 3, 0);
+    let mut dst = Image::from_slice_u8(width, height, &mut bytes, PixelType::U8x3)
+        .expect("the scratch holds width x height RGB pixels; this is a bug");
+    resize_into(&mut resizer, src, PixelType::U8x3, &mut dst);
+    let out = f(&bytes);
+    let mut kept = lock();
+    if kept.len() < crate::runtime::cores() {
+        kept.push((resizer, bytes));
+    }
+    out
 }
 
 /// `src` resized to `width` x `height` (aspect ratio not kept).
@@ -24,15 +54,24 @@ fn resize<P: Pixel<Subpixel = u8>>(
     width: u32,
     height: u32,
 ) -> ImageBuffer<P, Vec<u8>> {
-    let view = ImageRef::new(src.width(), src.height(), src.as_raw(), kind)
-        .expect("an image buffer holds width x height pixels of its type; this is a bug");
     let mut dst = Image::new(width, height, kind);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&view, &mut dst, &options)
-        .expect("source and destination share one u8 pixel type; this is a bug");
+    resize_into(&mut Resizer::new(), src, kind, &mut dst);
     ImageBuffer::from_raw(width, height, dst.into_vec())
         .expect("the destination holds width x height pixels; this is a bug")
+}
+
+fn resize_into<P: Pixel<Subpixel = u8>>(
+    resizer: &mut Resizer,
+    src: &ImageBuffer<P, Vec<u8>>,
+    kind: PixelType,
+    dst: &mut Image<'_>,
+) {
+    let view = ImageRef::new(src.width(), src.height(), src.as_raw(), kind)
+        .expect("an image buffer holds width x height pixels of its type; this is a bug");
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    resizer
+        .resize(&view, dst, &options)
+        .expect("source and destination share one u8 pixel type; this is a bug");
 }
 
 #[cfg(test)]
@@ -46,6 +85,23 @@ mod tests {
             let out = rgb(&src, w, h);
             assert_eq!(out.dimensions(), (w, h));
             assert!(out.pixels().all(|p| p.0 == [10, 120, 250]), "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn the_scratch_resize_gives_the_owned_resize_bytes_call_after_call() {
+        let photo = |shade: u8| {
+            RgbImage::from_fn(500, 400, |x, y| {
+                image::Rgb([(x % 251) as u8, (y % 241) as u8, shade ^ (x as u8)])
+            })
+        };
+        // A larger call first, so the smaller ones reuse (and must fully overwrite) its bytes.
+        for (shade, (w, h)) in [(0, (640, 480)), (90, (320, 240)), (255, (64, 48))] {
+            let src = photo(shade);
+            let owned = rgb(&src, w, h);
+            rgb_scratch(&src, w, h, |bytes| {
+                assert_eq!(bytes, owned.as_raw().as_slice())
+            });
         }
     }
 
