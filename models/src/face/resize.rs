@@ -8,13 +8,18 @@
 //! rows (480 KB for a 500x500 photo, 1.5 MB for 2048x1536) and the destination (230 KB for
 //! 320x240) would otherwise be fresh allocations whose pages the kernel faults in and zeroes
 //! every time (docs/performance.md, page faults). At most one set per core is kept (preprocessing
-//! runs one step per core at a time), whichever threads use them, so idle memory stays bounded
-//! however many blocking threads run.
+//! runs one step per core at a time), whichever threads use them, and only after a source of at
+//! most [`KEEP_MAX_SIDE`] pixels a side (the resizer's rows grow with the source), so idle
+//! memory stays bounded however many blocking threads run and however large an image came.
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 use std::sync::{Mutex, PoisonError};
+
+/// Longest side of a source after which [`rgb_scratch`] keeps its scratch set; a larger one's
+/// intermediate rows are freed with it.
+pub const KEEP_MAX_SIDE: u32 = 4096;
 
 /// Scratch sets kept between calls: a resizer (whose buffers persist) and destination bytes.
 static SCRATCH: Mutex<Vec<(Resizer, Vec<u8>)>> = Mutex::new(Vec::new());
@@ -36,9 +41,11 @@ pub fn rgb_scratch<R>(src: &RgbImage, width: u32, height: u32, f: impl FnOnce(&[
         .expect("the scratch holds width x height RGB pixels; this is a bug");
     resize_into(&mut resizer, src, PixelType::U8x3, &mut dst);
     let out = f(&bytes);
-    let mut kept = lock();
-    if kept.len() < crate::runtime::cores() {
-        kept.push((resizer, bytes));
+    if src.width().max(src.height()) <= KEEP_MAX_SIDE {
+        let mut kept = lock();
+        if kept.len() < crate::runtime::cores() {
+            kept.push((resizer, bytes));
+        }
     }
     out
 }
