@@ -15,7 +15,7 @@
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Longest side of a source after which [`rgb_scratch`] keeps its scratch set; a larger one's
 /// intermediate rows are freed with it.
@@ -23,6 +23,9 @@ pub const KEEP_MAX_SIDE: u32 = 4096;
 
 /// Scratch sets kept between calls: a resizer (whose buffers persist) and destination bytes.
 static SCRATCH: Mutex<Vec<(Resizer, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// How many sets to keep: the cores, read once (`available_parallelism` reads cgroup files).
+static KEEP: OnceLock<usize> = OnceLock::new();
 
 /// `src` resized to `width` x `height` (aspect ratio not kept).
 pub fn rgb(src: &RgbImage, width: u32, height: u32) -> RgbImage {
@@ -43,7 +46,7 @@ pub fn rgb_scratch<R>(src: &RgbImage, width: u32, height: u32, f: impl FnOnce(&[
     let out = f(&bytes);
     if src.width().max(src.height()) <= KEEP_MAX_SIDE {
         let mut kept = lock();
-        if kept.len() < crate::runtime::cores() {
+        if kept.len() < *KEEP.get_or_init(crate::runtime::cores) {
             kept.push((resizer, bytes));
         }
     }
