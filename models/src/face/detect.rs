@@ -72,7 +72,7 @@ pub fn to_tensor(img: &DynamicImage, pre: &ImagePreprocess) -> Vec<f32> {
 }
 
 /// [`to_tensor`] into `out`, replacing its contents and reusing its capacity; the resize runs
-/// in this thread's scratch memory ([`resize::rgb_scratch`]).
+/// in kept scratch memory ([`resize::rgb_scratch`]).
 pub fn to_tensor_into(img: &DynamicImage, pre: &ImagePreprocess, out: &mut Vec<f32>) {
     let converted;
     let rgb: &RgbImage = match img {
