@@ -10,15 +10,18 @@
 #      seconds (SOYL_LOG=soyl_models=debug), so a slow batch shows which lane and size it was;
 #   2. the same with `--cuda-graph false` (every kernel launched on every run);
 #   3. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
-#   4. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4.
+#   4. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4;
+#   5. face1 and gallery with the face-emotion lane at 64 rows (a copy of the repository) against
+#      the manifest's 256: what the longer padded runs cost single faces, what they buy galleries.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
-# SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4"); SOYL_BENCH_DURATION_S each load point's seconds.
+# SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4 5"); SOYL_BENCH_DURATION_S each load point's
+# seconds; SOYL_BENCH_FULL_S the full run's time limit (step 3).
 set -uo pipefail
 soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
 out=${2:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
 device=${SOYL_BENCH_DEVICE:-cuda}
 duration=${SOYL_BENCH_DURATION_S:-2}
-steps=" ${SOYL_BENCH_STEPS:-0 1 2 3 4} "
+steps=" ${SOYL_BENCH_STEPS:-0 1 2 3 4 5} "
 step() { [[ $steps == *" $1 "* ]]; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
@@ -34,7 +37,9 @@ ready() {
 }
 
 # Starts `soyl serve` on a free port with lane-batch logging ($1 names its log; the rest are
-# extra serve arguments) and waits until it is ready; sets $serve_pid, $serve_url, $serve_data.
+# extra serve arguments) over the repository $models and waits until it is ready; sets
+# $serve_pid, $serve_url, $serve_data.
+models=models/repository
 start_serve() {
   local name=$1 port
   shift
@@ -42,7 +47,7 @@ start_serve() {
   port=$((18000 + RANDOM % 2000))
   serve_url="http://127.0.0.1:$port"
   NO_COLOR=1 SOYL_LOG=warn,soyl_models=debug "$soyl" serve --auth disabled \
-    --listen "127.0.0.1:$port" --data-dir "$serve_data" --models models/repository \
+    --listen "127.0.0.1:$port" --data-dir "$serve_data" --models "$models" \
     --device "$device" "$@" >"$out/$name-serve.log" 2>&1 &
   serve_pid=$!
   for _ in $(seq 1 60); do
@@ -84,15 +89,15 @@ if step 0; then
 fi
 if step 1; then
   echo "== 1. lane batches logged (CUDA graphs on)" >&2
-  debug_run lanes face1,face6
+  debug_run lanes face1,face6,gallery
 fi
 if step 2; then
   echo "== 2. lane batches logged, --cuda-graph false" >&2
-  debug_run nograph face1,face6 --cuda-graph false
+  debug_run nograph face1,face6,gallery --cuda-graph false
 fi
 if step 3; then
   echo "== 3. soyl bench --device $device" >&2
-  timeout 220 "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
+  timeout "${SOYL_BENCH_FULL_S:-300}" "$soyl" bench --device "$device" --duration-s "$duration" --out "$out/full" \
     >"$out/full.log" 2>&1
   echo "bench exit $?" >>"$out/full.log"
 fi
@@ -100,8 +105,21 @@ if step 4; then
   echo "== 4. 8 voice replicas" >&2
   debug_run replicas8 voice --replicas 8
 fi
+if step 5; then
+  echo "== 5. face-emotion lane at 64 rows against 256" >&2
+  # A sibling of models/repository, so the manifests' relative model paths still resolve.
+  rm -rf models/repo-emotion64 && cp -r models/repository models/repo-emotion64
+  sed -i 's/^max_batch = 256$/max_batch = 64/' models/repo-emotion64/face-emotion/model.toml
+  grep -q '^max_batch = 64$' models/repo-emotion64/face-emotion/model.toml || echo "step 5: no 256 to replace" >&2
+  for rows in 256 64; do
+    [ "$rows" = 64 ] && models=models/repo-emotion64
+    debug_run "emotion$rows" face1,gallery
+    models=models/repository
+  done
+  rm -rf models/repo-emotion64
+fi
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
-for name in lanes nograph replicas8; do
+for name in lanes nograph replicas8 emotion256 emotion64; do
   log=$out/$name-serve.log
   [ -f "$log" ] || continue
   sed 's/\x1b\[[0-9;]*m//g' "$log" | grep 'lane batch' |

@@ -464,8 +464,12 @@ pub struct BenchArgs {
     /// Concurrency levels (closed-loop clients) of the end-to-end runs.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
     pub concurrency: Vec<usize>,
-    /// Workloads of the end-to-end runs: face1, face6, voice, text.
-    #[arg(long, value_delimiter = ',', default_value = "face1,face6,voice,text")]
+    /// Workloads of the end-to-end runs: face1, face6, gallery (30 faces per image), voice, text.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "face1,face6,gallery,voice,text"
+    )]
     pub workloads: Vec<String>,
     /// Also start the Python peer baseline (bench/baseline/app.py) and measure it on face1.
     #[arg(long)]

@@ -55,3 +55,38 @@ async fn unknown_job_id_is_404_with_the_error_shape() {
         assert_eq!(body["error"]["code"], "not_found", "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bench_gallery_gives_thirty_faces_each_read_as_its_tiles_photo() {
+    use soyl_submitter::bench::workloads::{gallery, FACE_PHOTOS, GALLERY_GRID, GALLERY_GUTTER};
+    let photos: Vec<Vec<u8>> = FACE_PHOTOS
+        .iter()
+        .map(|f| face_photo(&format!("{f}.jpg")))
+        .collect();
+    let jpeg = gallery(&photos).expect("gallery");
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    let id = client.submit_ok("gallery.jpg", jpeg).await;
+    let job = client.wait(&id, Duration::from_secs(60)).await;
+    let found = faces(&job);
+    let (cols, rows, side) = GALLERY_GRID;
+    assert_eq!(found.len(), (cols * rows) as usize, "{job}");
+    // Each face's centre names its tile, and the tile names the photo it was cut from.
+    let step = f64::from(side + GALLERY_GUTTER);
+    let mut tiles = Vec::new();
+    let mut right = 0;
+    for face in found {
+        let b = &face["box"];
+        let at = |k: &str| b[k].as_f64().expect("box field");
+        let col = ((at("x") + at("w") / 2.0) / step) as u32;
+        let row = ((at("y") + at("h") / 2.0) / step) as u32;
+        let tile = row * cols + col;
+        tiles.push(tile);
+        right += usize::from(face["top"] == FACE_PHOTOS[tile as usize % FACE_PHOTOS.len()]);
+    }
+    tiles.sort_unstable();
+    tiles.dedup();
+    assert_eq!(tiles.len(), found.len(), "one face per tile: {job}");
+    assert!(right >= 27, "{right} of 30 read as their photo: {job}");
+}

@@ -248,6 +248,7 @@ fn style(target: &str, workload: &str) -> (&'static str, &'static str) {
     let color = match workload {
         "face1" => "#1f77b4",
         "face6" => "#ff7f0e",
+        "gallery" => "#9467bd",
         "voice" => "#2ca02c",
         _ => "#d62728",
     };

@@ -52,7 +52,7 @@ pub fn measure(
         };
         let mut row = |stage: &str, items_per_s: f64| rows_of(stage, 1, items_per_s);
         match (first, w.name) {
-            (Payload::File { bytes, .. }, "face1" | "face6") => {
+            (Payload::File { bytes, .. }, "face1" | "face6" | "gallery") => {
                 for (stage, rate) in image_stages(repo, bytes, budget)? {
                     row(stage, rate);
                 }

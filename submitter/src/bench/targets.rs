@@ -91,7 +91,7 @@ pub fn summarize(f: &Figures) -> Vec<String> {
     if let Some(line) = efficiency(f) {
         lines.push(line);
     }
-    for workload in ["face1", "face6", "voice", "text"] {
+    for workload in ["face1", "face6", "gallery", "voice", "text"] {
         if let (Some(s), Some(u)) = (
             best(f.points, SOYL, workload),
             best(f.points, UNBATCHED, workload),

@@ -1,9 +1,12 @@
 //! The benchmark's inputs, built once in memory: single-face 500x500 JPEGs, the six-face
-//! 2048x1536 photo, 5 s speech clips (cut from the shared recording, resampled to 16 kHz mono and
+//! 2048x1536 photo, a video-call gallery of 30 faces (tiled from the single-face photos), 5 s
+//! speech clips (cut from the shared recording, resampled to 16 kHz mono and
 //! encoded as 16-bit WAV, as a phone or browser client would send), and short texts. Read by the
 //! load generator ([`super::load`]) and the stage timings ([`super::stages`]).
 
 use anyhow::Context;
+use image::imageops::{self, FilterType};
+use image::{Rgb, RgbImage};
 use soyl_models::voice::{decode, resample, AudioLimits};
 use std::path::Path;
 
@@ -11,6 +14,15 @@ use std::path::Path;
 pub const CLIP_SECONDS: f64 = 5.0;
 /// Sample rate of the clips as sent.
 pub const CLIP_RATE: u32 = 16_000;
+
+/// The gallery workload's grid: columns, rows, and each tile's side in pixels. 30 faces fit the
+/// default `max_faces` (32); each tile's face is ~40 px wide, well inside the detector's range.
+pub const GALLERY_GRID: (u32, u32, u32) = (6, 5, 128);
+/// Pixels between gallery tiles and around them.
+pub const GALLERY_GUTTER: u32 = 4;
+/// The single-face photos, in the order the gallery cycles through them (tile `i` shows
+/// `FACE_PHOTOS[i % 4]`, row by row).
+pub const FACE_PHOTOS: [&str; 4] = ["happy", "sad", "angry", "surprise"];
 
 /// Short texts of the text workload: chat-message and review length.
 const TEXTS: [&str; 6] = [
@@ -41,7 +53,7 @@ pub enum Payload {
 /// One end-to-end workload: a name and the requests it cycles through.
 #[derive(Debug, Clone)]
 pub struct Workload {
-    /// Short name used in tables and flags (`face1`, `face6`, `voice`, `text`).
+    /// Short name used in tables and flags (`face1`, `face6`, `gallery`, `voice`, `text`).
     pub name: &'static str,
     /// What one job holds, for the report.
     pub description: &'static str,
@@ -64,19 +76,27 @@ fn load_one(name: &str, media: &Path) -> anyhow::Result<Workload> {
         mime: "image/jpeg",
         bytes,
     };
+    let faces = || {
+        FACE_PHOTOS
+            .iter()
+            .map(|f| read(&format!("faces/{f}.jpg")))
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(match name {
         "face1" => Workload {
             name: "face1",
             description: "one 500x500 JPEG, one face",
-            payloads: ["happy", "sad", "angry", "surprise"]
-                .iter()
-                .map(|f| read(&format!("faces/{f}.jpg")).map(jpeg))
-                .collect::<Result<_, _>>()?,
+            payloads: faces()?.into_iter().map(jpeg).collect(),
         },
         "face6" => Workload {
             name: "face6",
             description: "one 2048x1536 JPEG, six faces",
             payloads: vec![jpeg(read("faces/group-six-faces.jpg")?)],
+        },
+        "gallery" => Workload {
+            name: "gallery",
+            description: "one 796x664 JPEG, a video-call gallery of 30 faces",
+            payloads: vec![jpeg(gallery(&faces()?)?)],
         },
         "voice" => Workload {
             name: "voice",
@@ -95,8 +115,51 @@ fn load_one(name: &str, media: &Path) -> anyhow::Result<Workload> {
                 .map(|t| Payload::Text((*t).to_owned()))
                 .collect(),
         },
-        other => anyhow::bail!("unknown workload {other:?}: use face1, face6, voice or text"),
+        other => {
+            anyhow::bail!("unknown workload {other:?}: use face1, face6, gallery, voice or text")
+        }
     })
+}
+
+/// A video-call gallery: [`GALLERY_GRID`] tiles of the photos `faces` (cycled row by row) on a
+/// dark background, as a JPEG. Many faces per image for little decoding, so the face-emotion
+/// lane gets full batches from a detector lane that runs one row per image.
+pub fn gallery(faces: &[Vec<u8>]) -> anyhow::Result<Vec<u8>> {
+    let (cols, rows, side) = GALLERY_GRID;
+    let tiles = faces
+        .iter()
+        .map(|bytes| {
+            let photo = image::load_from_memory(bytes).context("decoding a gallery photo")?;
+            Ok(imageops::resize(
+                &photo.to_rgb8(),
+                side,
+                side,
+                FilterType::Lanczos3,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(!tiles.is_empty(), "a gallery needs at least one photo");
+    let step = side + GALLERY_GUTTER;
+    let mut canvas = RgbImage::from_pixel(
+        cols * step + GALLERY_GUTTER,
+        rows * step + GALLERY_GUTTER,
+        Rgb([32, 32, 32]),
+    );
+    for i in 0..cols * rows {
+        let (x, y) = (i % cols * step, i / cols * step);
+        let tile = &tiles[i as usize % tiles.len()];
+        imageops::replace(
+            &mut canvas,
+            tile,
+            i64::from(x + GALLERY_GUTTER),
+            i64::from(y + GALLERY_GUTTER),
+        );
+    }
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&canvas)
+        .context("encoding the gallery")?;
+    Ok(out)
 }
 
 /// The first [`CLIP_SECONDS`] of `recording`, mono at [`CLIP_RATE`], as a 16-bit PCM WAV file.
@@ -137,6 +200,32 @@ fn wav_pcm16(samples: &[f32], rate: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gallery_tiles_its_photos_row_by_row() {
+        let solid = |v: u8| {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+                .encode_image(&RgbImage::from_pixel(40, 40, Rgb([v, v, v])))
+                .expect("encodes");
+            out
+        };
+        let jpeg = gallery(&[solid(0), solid(250)]).expect("gallery");
+        let img = image::load_from_memory(&jpeg).expect("decodes").to_rgb8();
+        let (cols, rows, side) = GALLERY_GRID;
+        let step = side + GALLERY_GUTTER;
+        assert_eq!(img.dimensions(), (cols * step + 4, rows * step + 4));
+        // The centre of tile i is the photo i % 2: dark, bright, dark, ... row by row.
+        for i in 0..cols * rows {
+            let (x, y) = (
+                i % cols * step + 4 + side / 2,
+                i / cols * step + 4 + side / 2,
+            );
+            let luma = img.get_pixel(x, y).0[0];
+            let bright = luma > 128;
+            assert_eq!(bright, i % 2 == 1, "tile {i}: luma {luma}");
+        }
+    }
 
     #[test]
     fn a_wav_clip_decodes_back_to_its_length_and_rate() {
