@@ -11,8 +11,8 @@
 #   2. the same with `--cuda-graph false` (every kernel launched on every run);
 #   3. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
 #   4. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4;
-#   5. face1 and gallery with the face-emotion lane at 64 rows (a copy of the repository) against
-#      the manifest's 256: what the longer padded runs cost single faces, what they buy galleries.
+#   5. face1 and gallery with the face-emotion lane at 256 rows (a copy of the repository) against
+#      the manifest's 64: what the longer padded runs cost single faces, what they buy galleries.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
 # SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4 5"); SOYL_BENCH_DURATION_S each load point's
 # seconds; SOYL_BENCH_FULL_S the full run's time limit (step 3).
@@ -106,17 +106,17 @@ if step 4; then
   debug_run replicas8 voice --replicas 8
 fi
 if step 5; then
-  echo "== 5. face-emotion lane at 64 rows against 256" >&2
+  echo "== 5. face-emotion lane at 256 rows against 64" >&2
   # A sibling of models/repository, so the manifests' relative model paths still resolve.
-  rm -rf models/repo-emotion64 && cp -r models/repository models/repo-emotion64
-  sed -i 's/^max_batch = 256$/max_batch = 64/' models/repo-emotion64/face-emotion/model.toml
-  grep -q '^max_batch = 64$' models/repo-emotion64/face-emotion/model.toml || echo "step 5: no 256 to replace" >&2
-  for rows in 256 64; do
-    [ "$rows" = 64 ] && models=models/repo-emotion64
+  rm -rf models/repo-emotion256 && cp -r models/repository models/repo-emotion256
+  sed -i 's/^max_batch = 64$/max_batch = 256/' models/repo-emotion256/face-emotion/model.toml
+  grep -q '^max_batch = 256$' models/repo-emotion256/face-emotion/model.toml || echo "step 5: no 64 to replace" >&2
+  for rows in 64 256; do
+    [ "$rows" = 256 ] && models=models/repo-emotion256
     debug_run "emotion$rows" face1,gallery
     models=models/repository
   done
-  rm -rf models/repo-emotion64
+  rm -rf models/repo-emotion256
 fi
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
 for name in lanes nograph replicas8 emotion256 emotion64; do

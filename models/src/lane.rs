@@ -112,7 +112,24 @@ struct Request<B: Batcher> {
     enqueued: Instant,
 }
 
+/// What a caller awaits for one item.
+type Answer<O> = oneshot::Receiver<Result<Batched<O>, Arc<ModelError>>>;
+
 impl<B: Batcher> Request<B> {
+    /// A request for `item` and the receiver of its answer.
+    fn new(item: B::Item, interactive: bool, cancel: &CancelToken) -> (Self, Answer<B::Output>) {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            cost: B::cost(&item),
+            item,
+            interactive,
+            cancel: cancel.clone(),
+            reply,
+            enqueued: Instant::now(),
+        };
+        (request, answer)
+    }
+
     fn abandoned(&self) -> bool {
         self.cancel.is_cancelled() || self.reply.is_closed()
     }
@@ -193,30 +210,67 @@ impl<B: Batcher> Lane<B> {
         interactive: bool,
         cancel: &CancelToken,
     ) -> Result<Batched<B::Output>, Arc<ModelError>> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request {
-            cost: B::cost(&item),
-            item,
-            interactive,
-            cancel: cancel.clone(),
-            reply,
-            enqueued: Instant::now(),
-        };
+        let (request, answer) = Request::new(item, interactive, cancel);
         self.tx.try_send(request).map_err(|e| {
             Arc::new(match e {
                 flume::TrySendError::Full(_) => ModelError::Overloaded {
                     lane: self.config.name.clone(),
                 },
-                flume::TrySendError::Disconnected(_) => ModelError::LaneStopped {
-                    lane: self.config.name.clone(),
-                },
+                flume::TrySendError::Disconnected(_) => self.stopped(),
             })
         })?;
-        answer.await.map_err(|_| {
-            Arc::new(ModelError::LaneStopped {
-                lane: self.config.name.clone(),
-            })
-        })?
+        self.answer(answer).await
+    }
+
+    /// Runs every item of one caller (a photo's faces, a document's chunks) and answers in input
+    /// order, or with the first item's error. The items go in waves of at most half the channel's
+    /// capacity, so one caller cannot fill the channel by itself; each wave is sent as one burst
+    /// (`join_all` polls every send once before awaiting any), so it is batched as a whole. A
+    /// wave waits for room in the channel instead of failing `Overloaded`: these items belong to
+    /// work already admitted, whose earlier stages (decoding, detection) a retry would redo.
+    /// After a wave in which `cancel` fired, stops with `Abandoned`.
+    pub async fn infer_all(
+        &self,
+        items: impl IntoIterator<Item = B::Item>,
+        interactive: bool,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Batched<B::Output>>, ModelError> {
+        let wave = (self.config.capacity / 2).max(1);
+        let mut items = items.into_iter().peekable();
+        let mut outputs = Vec::new();
+        while items.peek().is_some() {
+            let answers = futures::future::join_all(items.by_ref().take(wave).map(|item| {
+                let (request, answer) = Request::new(item, interactive, cancel);
+                async move {
+                    self.tx
+                        .send_async(request)
+                        .await
+                        .map_err(|_| Arc::new(self.stopped()))?;
+                    self.answer(answer).await
+                }
+            }))
+            .await;
+            if cancel.is_cancelled() {
+                return Err(ModelError::Abandoned);
+            }
+            for answer in answers {
+                outputs.push(answer.map_err(crate::blocking::unshare)?);
+            }
+        }
+        Ok(outputs)
+    }
+
+    async fn answer(
+        &self,
+        answer: Answer<B::Output>,
+    ) -> Result<Batched<B::Output>, Arc<ModelError>> {
+        answer.await.map_err(|_| Arc::new(self.stopped()))?
+    }
+
+    fn stopped(&self) -> ModelError {
+        ModelError::LaneStopped {
+            lane: self.config.name.clone(),
+        }
     }
 
     /// The lane's settings.

@@ -58,6 +58,19 @@ async fn unknown_job_id_is_404_with_the_error_shape() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bench_gallery_gives_thirty_faces_each_read_as_its_tiles_photo() {
+    assert_gallery_reads_right(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_faces_fit_a_lane_whose_channel_holds_sixteen() {
+    // At --max-batch 1 the face-emotion lane's channel holds 16 items: a photo's faces go in
+    // waves instead of failing `Overloaded` and being retried for ever.
+    assert_gallery_reads_right(&["--max-batch", "1"]).await;
+}
+
+/// The bench's gallery through `soyl serve` with `args`: 30 faces, one per tile, nearly every
+/// one read as the photo its tile was cut from.
+async fn assert_gallery_reads_right(args: &[&str]) {
     use soyl_submitter::bench::workloads::{gallery, FACE_PHOTOS, GALLERY_GRID, GALLERY_GUTTER};
     let photos: Vec<Vec<u8>> = FACE_PHOTOS
         .iter()
@@ -65,10 +78,11 @@ async fn the_bench_gallery_gives_thirty_faces_each_read_as_its_tiles_photo() {
         .collect();
     let jpeg = gallery(&photos).expect("gallery");
     let dir = temp_dir();
-    let server = Server::start(dir.path(), &[]);
+    let server = Server::start(dir.path(), args);
     let client = server.client();
     let id = client.submit_ok("gallery.jpg", jpeg).await;
     let job = client.wait(&id, Duration::from_secs(60)).await;
+    assert_eq!(job["attempts"], 1, "{job}");
     let found = faces(&job);
     let (cols, rows, side) = GALLERY_GRID;
     assert_eq!(found.len(), (cols * rows) as usize, "{job}");

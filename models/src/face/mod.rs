@@ -203,18 +203,10 @@ impl FacePipeline {
         } else {
             blocking(DECODER_CRASHED, cut).await?
         };
-        // join_all polls every `infer` once before awaiting any, so all crops reach the lane together.
-        let answers = futures::future::join_all(
-            crops
-                .into_iter()
-                .map(|c| self.emotion.infer(c, interactive, cancel)),
-        )
-        .await;
-
+        let answers = self.emotion.infer_all(crops, interactive, cancel).await?;
         let mut faces = Vec::with_capacity(detections.len());
         let mut emotion_batches = Vec::with_capacity(detections.len());
         for (d, answer) in detections.iter().zip(answers) {
-            let answer = answer.map_err(unshare)?;
             emotion_batches.push(answer.batch_size);
             faces.push(Face {
                 bbox: d.bbox,

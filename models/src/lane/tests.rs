@@ -66,3 +66,60 @@ fn a_failed_prepare_keeps_the_lane_from_starting() {
     assert!(message.contains("doubler"), "{message}");
     assert!(message.contains("no device"), "{message}");
 }
+
+/// Doubles each item, one at a time, slowly enough that a burst outruns the lane.
+struct SlowDoubler;
+
+impl Batcher for SlowDoubler {
+    type Item = u32;
+    type Output = u32;
+
+    fn run(&mut self, items: &[u32]) -> Result<Vec<u32>, ModelError> {
+        std::thread::sleep(Duration::from_millis(1));
+        Ok(items.iter().map(|i| i * 2).collect())
+    }
+}
+
+fn narrow() -> LaneConfig {
+    LaneConfig {
+        max_batch: 1,
+        capacity: 2,
+        ..config()
+    }
+}
+
+#[tokio::test]
+async fn one_caller_with_more_items_than_the_channel_holds_gets_every_answer_in_order() {
+    let lane = Lane::spawn_replicas(vec![SlowDoubler], narrow()).unwrap();
+    let answers = lane
+        .infer_all(0..40, true, &CancelToken::new())
+        .await
+        .expect("every item runs");
+    let outputs: Vec<u32> = answers.iter().map(|a| a.output).collect();
+    assert_eq!(outputs, (0..40).map(|i| i * 2).collect::<Vec<_>>());
+    assert!(answers.iter().all(|a| a.batch_size == 1));
+}
+
+#[tokio::test]
+async fn the_same_burst_sent_item_by_item_overflows_the_channel() {
+    let lane = Lane::spawn_replicas(vec![SlowDoubler], narrow()).unwrap();
+    let cancel = CancelToken::new();
+    let answers = futures::future::join_all((0..40).map(|i| lane.infer(i, true, &cancel))).await;
+    let overloaded = answers
+        .iter()
+        .filter(|a| matches!(a, Err(e) if matches!(**e, ModelError::Overloaded { .. })))
+        .count();
+    assert!(overloaded > 0, "40 items at once through a channel of 2");
+}
+
+#[tokio::test]
+async fn a_cancelled_caller_stops_after_its_wave() {
+    let lane = Lane::spawn_replicas(vec![SlowDoubler], narrow()).unwrap();
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = lane
+        .infer_all(0..40, true, &cancel)
+        .await
+        .expect_err("cancelled");
+    assert!(matches!(err, ModelError::Abandoned), "{err}");
+}

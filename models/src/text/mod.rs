@@ -12,7 +12,7 @@ pub mod spans;
 pub mod tokenize;
 
 use crate::affect::Reading;
-use crate::blocking::{unshare, Preprocess};
+use crate::blocking::Preprocess;
 use crate::face::BatchOverrides;
 use crate::lane::{CancelToken, Lane, LaneConfig};
 use crate::manifest::{Manifest, Task};
@@ -256,38 +256,23 @@ impl TextPipeline {
         })
     }
 
-    /// Runs every chunk through the lane, a wave at a time so that one long document cannot
-    /// fill the lane's channel by itself. Answers `(span index, tokens, output)` in input order.
+    /// Runs every chunk through the lane (in waves: [`Lane::infer_all`]). Answers
+    /// `(span index, tokens, output)` in input order.
     async fn infer_all(
         &self,
         chunks: Vec<(usize, TokenChunk)>,
         interactive: bool,
         cancel: &CancelToken,
     ) -> Result<Vec<(usize, usize, crate::Batched<batcher::ChunkOutput>)>, ModelError> {
-        let wave = (self.lane.config().capacity / 2).max(1);
-        let mut outputs = Vec::with_capacity(chunks.len());
-        let mut chunks = chunks.into_iter().peekable();
-        while chunks.peek().is_some() {
-            let (meta, items): (Vec<_>, Vec<_>) = chunks
-                .by_ref()
-                .take(wave)
-                .map(|(span, c)| ((span, c.ids.len()), c))
-                .unzip();
-            // join_all polls every `infer` once before awaiting any, so the wave reaches the lane
-            // together and is batched (and sorted) as a whole.
-            let answers = futures::future::join_all(
-                items
-                    .into_iter()
-                    .map(|c| self.lane.infer(c, interactive, cancel)),
-            )
-            .await;
-            if cancel.is_cancelled() {
-                return Err(ModelError::Abandoned);
-            }
-            for ((span, tokens), answer) in meta.into_iter().zip(answers) {
-                outputs.push((span, tokens, answer.map_err(unshare)?));
-            }
-        }
-        Ok(outputs)
+        let (meta, items): (Vec<_>, Vec<_>) = chunks
+            .into_iter()
+            .map(|(span, c)| ((span, c.ids.len()), c))
+            .unzip();
+        let answers = self.lane.infer_all(items, interactive, cancel).await?;
+        Ok(meta
+            .into_iter()
+            .zip(answers)
+            .map(|((span, tokens), answer)| (span, tokens, answer))
+            .collect())
     }
 }
