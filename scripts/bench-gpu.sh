@@ -12,7 +12,9 @@
 #   3. `soyl bench --device cuda`: ceiling, stages, every workload batched and at max_batch=1;
 #   4. voice with 8 CPU replicas of the voice model (`--replicas 8`) against the default 4;
 #   5. face1 and gallery with the face-emotion lane at 256 rows (a copy of the repository) against
-#      the manifest's 64: what the longer padded runs cost single faces, what they buy galleries.
+#      the manifest's 64: what the longer padded runs cost single faces, what they buy galleries;
+#   6. face1 and gallery with every bound CUDA run's phases logged (gathering the batch into the
+#      host buffer, upload, session run, download, splitting the outputs), averaged per lane.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
 # SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4 5"); SOYL_BENCH_DURATION_S each load point's
 # seconds; SOYL_BENCH_FULL_S the full run's time limit (step 3).
@@ -21,7 +23,7 @@ soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
 out=${2:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
 device=${SOYL_BENCH_DEVICE:-cuda}
 duration=${SOYL_BENCH_DURATION_S:-2}
-steps=" ${SOYL_BENCH_STEPS:-0 1 2 3 4 5} "
+steps=" ${SOYL_BENCH_STEPS:-0 1 2 3 4 5 6} "
 step() { [[ $steps == *" $1 "* ]]; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
@@ -38,15 +40,16 @@ ready() {
 
 # Starts `soyl serve` on a free port with lane-batch logging ($1 names its log; the rest are
 # extra serve arguments) over the repository $models and waits until it is ready; sets
-# $serve_pid, $serve_url, $serve_data.
+# $serve_pid, $serve_url, $serve_data. $log is its SOYL_LOG.
 models=models/repository
+log=warn,soyl_models=debug
 start_serve() {
   local name=$1 port
   shift
   serve_data=$(mktemp -d)
   port=$((18000 + RANDOM % 2000))
   serve_url="http://127.0.0.1:$port"
-  NO_COLOR=1 SOYL_LOG=warn,soyl_models=debug "$soyl" serve --auth disabled \
+  NO_COLOR=1 SOYL_LOG=$log "$soyl" serve --auth disabled \
     --listen "127.0.0.1:$port" --data-dir "$serve_data" --models "$models" \
     --device "$device" "$@" >"$out/$name-serve.log" 2>&1 &
   serve_pid=$!
@@ -118,8 +121,26 @@ if step 5; then
   done
   rm -rf models/repo-emotion256
 fi
+if step 6; then
+  echo "== 6. bound CUDA run phases" >&2
+  log=warn,soyl_models=debug,soyl_models::tensor_lane=trace
+  for w in face1 gallery; do
+    debug_run "phases-$w" "$w"
+    # Per lane: runs and the mean microseconds of each phase.
+    sed 's/\x1b\[[0-9;]*m//g' "$out/phases-$w-serve.log" | grep 'bound run' |
+      awk -v w="$w" '{for (i = 1; i <= NF; i++) if (split($i, kv, "=") == 2) f[kv[1]] = kv[2];
+            k = f["lane"]; n[k]++; items[k] += f["items"];
+            g[k] += f["gather_us"]; u[k] += f["upload_us"]; r[k] += f["run_us"];
+            d[k] += f["download_us"]; s[k] += f["split_us"]}
+           END {for (k in n) printf "%s %s runs=%d mean_items=%.1f gather_us=%.0f upload_us=%.0f run_us=%.0f download_us=%.0f split_us=%.0f\n",
+                w, k, n[k], items[k]/n[k], g[k]/n[k], u[k]/n[k], r[k]/n[k], d[k]/n[k], s[k]/n[k]}' \
+      >>"$out/phases.txt"
+  done
+  log=warn,soyl_models=debug
+  cat "$out/phases.txt" >&2
+fi
 # The lane logs can be long: keep the slowest batches and a count per lane and size.
-for name in lanes nograph replicas8 emotion256 emotion64; do
+for name in lanes nograph replicas8 emotion256 emotion64 phases-face1 phases-gallery; do
   log=$out/$name-serve.log
   [ -f "$log" ] || continue
   sed 's/\x1b\[[0-9;]*m//g' "$log" | grep 'lane batch' |

@@ -18,6 +18,18 @@ use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, Memory
 use ort::session::{IoBinding, Session};
 use ort::value::{PrimitiveTensorElementType, Tensor};
 use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+/// How long the steps of one [`BoundRun::run`] took, for the lane's trace log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunTimes {
+    /// Host inputs copied to the device.
+    pub upload: Duration,
+    /// The session run (a graph replay once captured), device to device.
+    pub run: Duration,
+    /// Device outputs copied back to the host.
+    pub download: Duration,
+}
 
 /// Runs of a CUDA graph that ONNX Runtime needs before it replays: a regular run that allocates,
 /// the run that captures, and one replay to check it.
@@ -121,23 +133,30 @@ impl BoundRun {
     }
 
     /// Copies the inputs to the device, runs the session on them and copies the outputs back;
-    /// an error names the step that failed.
-    pub fn run(&mut self, session: &mut Session) -> Result<(), (&'static str, ort::Error)> {
+    /// answers how long each of the three took, or names the step that failed.
+    pub fn run(&mut self, session: &mut Session) -> Result<RunTimes, (&'static str, ort::Error)> {
+        let started = Instant::now();
         self.input
             .upload()
             .map_err(|e| ("copy input to the device", e))?;
         if let Some(mask) = &mut self.mask {
             mask.upload().map_err(|e| ("copy mask to the device", e))?;
         }
+        let uploaded = Instant::now();
         session
             .run_binding(&self.binding)
             .map_err(|e| ("run on bound buffers", e))?;
+        let ran = Instant::now();
         for output in &mut self.outputs {
             output
                 .download()
                 .map_err(|e| ("copy output from the device", e))?;
         }
-        Ok(())
+        Ok(RunTimes {
+            upload: uploaded - started,
+            run: ran - uploaded,
+            download: ran.elapsed(),
+        })
     }
 
     /// Output `i`'s host buffer after [`BoundRun::run`], every row of the fixed batch.

@@ -25,7 +25,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use std::marker::PhantomData;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One item of a [`TensorBatcher`]: the values of the data input, and how many of them are real
 /// (the rest is padding, masked out for models with an attention-mask input).
@@ -260,6 +260,7 @@ impl<I: TensorItem> TensorBatcher<I> {
         let Some(bound) = self.bound.as_mut() else {
             return Err(ModelError::ort(model, "run", "no bound CUDA buffers"));
         };
+        let started = Instant::now();
         let stale = n * len..self.dirty_rows.max(n) * len;
         let input = bound
             .input_mut()
@@ -280,9 +281,11 @@ impl<I: TensorItem> TensorBatcher<I> {
             mask[stale].fill(0);
         }
         self.dirty_rows = n;
-        bound
+        let gathered = started.elapsed();
+        let times = bound
             .run(&mut self.session)
             .map_err(|(step, e)| ModelError::ort(model, "run", format!("{step}: {e}")))?;
+        let split_started = Instant::now();
         let mut per_item = empty_outputs(n, self.outputs.len());
         for (i, (name, len)) in self.outputs.iter().enumerate() {
             let data = bound
@@ -290,6 +293,17 @@ impl<I: TensorItem> TensorBatcher<I> {
                 .map_err(|e| ModelError::ort(model, "read output", e))?;
             split_rows(&mut per_item, model, name, data, rows, *len)?;
         }
+        // Where a bound run's time goes (SOYL_LOG=soyl_models::tensor_lane=trace).
+        tracing::trace!(
+            lane = %model,
+            items = n,
+            gather_us = gathered.as_micros() as u64,
+            upload_us = times.upload.as_micros() as u64,
+            run_us = times.run.as_micros() as u64,
+            download_us = times.download.as_micros() as u64,
+            split_us = split_started.elapsed().as_micros() as u64,
+            "bound run"
+        );
         Ok(per_item)
     }
 }
