@@ -16,7 +16,7 @@
 #   6. face1 and gallery with every bound CUDA run's phases logged (gathering the batch into the
 #      host buffer, upload, session run, download, splitting the outputs), averaged per lane.
 # Each step has its own time limit, so a stall cannot eat the host's whole lease.
-# SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4 5"); SOYL_BENCH_DURATION_S each load point's
+# SOYL_BENCH_STEPS picks steps (default "0 1 2 3 4 5 6"); SOYL_BENCH_DURATION_S each load point's
 # seconds; SOYL_BENCH_FULL_S the full run's time limit (step 3).
 set -uo pipefail
 soyl=${1:?usage: bench-gpu.sh SOYL_BINARY OUT_DIR}
