@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 pub(crate) struct RunTimes {
     /// Host inputs copied to the device.
     pub upload: Duration,
-    /// The session run (a graph replay once captured), device to device.
+    /// The session run (a graph replay once captured), device to device. The call may return
+    /// before the device has finished; the download then waits for it.
     pub run: Duration,
-    /// Device outputs copied back to the host.
+    /// Device outputs copied back to the host, with any wait for the run to finish.
     pub download: Duration,
 }
 
