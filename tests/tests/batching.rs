@@ -86,11 +86,12 @@ fn runs_behind(sizes: &[u64]) -> u64 {
     sizes.iter().map(|&b| 1.0 / b as f64).sum::<f64>().round() as u64
 }
 
-/// Accepts `n` jobs with no worker running, then starts a worker and returns the lane batch
-/// sizes of `model` reported by all of them.
+/// Accepts `n` jobs with no worker running, then starts a worker (with `extra` arguments) and
+/// returns the lane batch sizes of `model` reported by all of them.
 async fn batch_sizes_of_waiting_jobs(
     n: usize,
     model: &str,
+    extra: &[&str],
     submit: impl Fn(soyl_tests::Client) -> futures::future::BoxFuture<'static, String>,
 ) -> Vec<u64> {
     let dir = temp_dir();
@@ -103,7 +104,12 @@ async fn batch_sizes_of_waiting_jobs(
     drop(api_only);
     // Lanes on the CPU run whatever is waiting without delay by default; a batching delay (the
     // default on CUDA) lets the expression lane gather the faces the detector hands it.
-    let server = Server::start(dir.path(), &["--max-delay-ms", "50"]);
+    let args: Vec<&str> = ["--max-delay-ms", "50"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let server = Server::start(dir.path(), &args);
     let client = server.client();
     let mut sizes = Vec::new();
     for id in &ids {
@@ -119,7 +125,7 @@ async fn batch_sizes_of_waiting_jobs(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thousand_waiting_text_jobs_run_in_few_batches() {
-    let sizes = batch_sizes_of_waiting_jobs(1000, "text-sentiment", |client| {
+    let sizes = batch_sizes_of_waiting_jobs(1000, "text-sentiment", &[], |client| {
         Box::pin(async move {
             let body = serde_json::json!({"inputs": [{"text": "What a lovely, lovely day."}]});
             let (status, accepted) = client.post_json("/v1/jobs", &body).await;
@@ -140,11 +146,14 @@ async fn a_thousand_waiting_text_jobs_run_in_few_batches() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sixty_four_waiting_audio_jobs_run_in_batches() {
     let speech = soyl_tests::voice_fixture("speech.mp3");
-    let sizes = batch_sizes_of_waiting_jobs(64, "voice-emotion", move |client| {
-        let speech = speech.clone();
-        Box::pin(async move { client.submit_ok("speech.mp3", speech).await })
-    })
-    .await;
+    // The manifest keeps CPU batches of this model small (its memory arena grows with the
+    // largest batch); `--max-batch` overrides that for every lane.
+    let sizes =
+        batch_sizes_of_waiting_jobs(64, "voice-emotion", &["--max-batch", "8"], move |client| {
+            let speech = speech.clone();
+            Box::pin(async move { client.submit_ok("speech.mp3", speech).await })
+        })
+        .await;
     let runs = runs_behind(&sizes);
     println!(
         "64 audio jobs ({} windows) ran in {runs} voice-emotion batches",
@@ -154,5 +163,9 @@ async fn sixty_four_waiting_audio_jobs_run_in_batches() {
         runs * 4 <= sizes.len() as u64,
         "{} windows took {runs} runs",
         sizes.len()
+    );
+    assert!(
+        sizes.iter().all(|&b| b <= 8),
+        "a batch exceeded --max-batch 8: {sizes:?}"
     );
 }
