@@ -1,6 +1,7 @@
-//! The lane's start-up contract, with a batcher that doubles numbers: [`Batcher::prepare`] runs on
-//! the thread that then serves every batch, before any batch, and a failed prepare keeps the lane
-//! from starting.
+//! The lane's contracts, with small batchers: [`Batcher::prepare`] runs on the thread that then
+//! serves every batch, before any batch, and a failed prepare keeps the lane from starting; one
+//! caller's burst and cancellation; replicas sharing work that arrives while one is busy; and
+//! every replica ending when the lane is dropped.
 
 use super::*;
 use std::thread::ThreadId;
@@ -122,4 +123,77 @@ async fn a_cancelled_caller_stops_after_its_wave() {
         .await
         .expect_err("cancelled");
     assert!(matches!(err, ModelError::Abandoned), "{err}");
+}
+
+/// Answers each item with the thread that ran it, after `pause` per batch; counts its drops.
+struct Recorder {
+    pause: Duration,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Batcher for Recorder {
+    type Item = u32;
+    type Output = ThreadId;
+
+    fn run(&mut self, items: &[u32]) -> Result<Vec<ThreadId>, ModelError> {
+        std::thread::sleep(self.pause);
+        Ok(items.iter().map(|_| std::thread::current().id()).collect())
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn recorders(n: usize, pause: Duration) -> (Vec<Recorder>, Arc<AtomicU64>) {
+    let dropped = Arc::new(AtomicU64::new(0));
+    let replicas = (0..n)
+        .map(|_| Recorder {
+            pause,
+            dropped: dropped.clone(),
+        })
+        .collect();
+    (replicas, dropped)
+}
+
+#[tokio::test]
+async fn items_arriving_while_a_replica_runs_go_to_another() {
+    let (replicas, _) = recorders(2, Duration::from_millis(50));
+    let one_per_run = LaneConfig {
+        max_batch: 1,
+        ..config()
+    };
+    let lane = Lane::spawn_replicas(replicas, one_per_run).unwrap();
+    let cancel = CancelToken::new();
+    let answers = futures::future::join_all((0..4u32).map(|i| {
+        let (lane, cancel) = (&lane, &cancel);
+        async move {
+            tokio::time::sleep(Duration::from_millis(5 * u64::from(i))).await;
+            lane.infer(i, true, cancel).await.unwrap().output
+        }
+    }))
+    .await;
+    let mut threads: Vec<String> = answers.iter().map(|t| format!("{t:?}")).collect();
+    threads.sort();
+    threads.dedup();
+    assert_eq!(
+        threads.len(),
+        2,
+        "items sent 5 ms apart into 50 ms runs ran on {threads:?}"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_lane_ends_every_replica() {
+    let (replicas, dropped) = recorders(4, Duration::ZERO);
+    let lane = Lane::spawn_replicas(replicas, config()).unwrap();
+    lane.infer(1, true, &CancelToken::new()).await.unwrap();
+    drop(lane);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while dropped.load(Ordering::SeqCst) < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(dropped.load(Ordering::SeqCst), 4, "replicas still running");
 }
