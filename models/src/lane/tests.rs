@@ -160,7 +160,7 @@ fn recorders(n: usize, pause: Duration) -> (Vec<Recorder>, Arc<AtomicU64>) {
 
 #[tokio::test]
 async fn items_arriving_while_a_replica_runs_go_to_another() {
-    let (replicas, _) = recorders(2, Duration::from_millis(50));
+    let (replicas, _) = recorders(2, Duration::from_millis(100));
     let one_per_run = LaneConfig {
         max_batch: 1,
         ..config()
@@ -170,7 +170,7 @@ async fn items_arriving_while_a_replica_runs_go_to_another() {
     let answers = futures::future::join_all((0..4u32).map(|i| {
         let (lane, cancel) = (&lane, &cancel);
         async move {
-            tokio::time::sleep(Duration::from_millis(5 * u64::from(i))).await;
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(i))).await;
             lane.infer(i, true, cancel).await.unwrap().output
         }
     }))
@@ -181,7 +181,7 @@ async fn items_arriving_while_a_replica_runs_go_to_another() {
     assert_eq!(
         threads.len(),
         2,
-        "items sent 5 ms apart into 50 ms runs ran on {threads:?}"
+        "items sent 10 ms apart into 100 ms runs ran on {threads:?}"
     );
 }
 
