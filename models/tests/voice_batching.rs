@@ -33,9 +33,18 @@ async fn sixty_four_analyses_at_once_run_in_batches() {
         windows += r.batch_sizes.len();
         largest = largest.max(r.batch_sizes.iter().copied().max().unwrap_or(0));
     }
-    let runs = voice.lanes()[0].stats().runs.load(Ordering::Relaxed) as usize;
-    eprintln!("{windows} windows in {runs} runs, largest batch {largest}");
+    let lane = &voice.lanes()[0];
+    let runs = lane.stats().runs.load(Ordering::Relaxed) as usize;
+    // The manifest's cap for this device (on the CPU, `cpu_max_batch`).
+    let cap = lane.config().max_batch;
+    eprintln!("{windows} windows in {runs} runs, largest batch {largest}, cap {cap}");
     assert_eq!(windows, 128);
+    assert!(cap > 1, "the voice lane does not batch (cap {cap})");
     assert!(largest > 1);
-    assert!(runs * 4 <= windows, "{runs} runs for {windows} windows");
+    assert!(largest <= cap, "a batch of {largest} over the cap of {cap}");
+    // Batches at least half full on average.
+    assert!(
+        runs * cap <= 2 * windows,
+        "{runs} runs for {windows} windows at cap {cap}"
+    );
 }
