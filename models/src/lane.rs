@@ -1,13 +1,18 @@
 //! Model lanes: dynamic batching across jobs.
 //!
 //! A lane is one OS thread per replica, each owning a [`Batcher`] (and through it an ONNX Runtime
-//! session, which needs `&mut` to run); the replicas take items from one shared channel. Async
+//! session, which needs `&mut` to run); the replicas take items from one shared channel into one
+//! shared backlog, and each cuts its next batch from that backlog. Async
 //! callers send items through that bounded channel and await a oneshot answer. A thread takes the
 //! first waiting item, then keeps collecting until `max_batch` items or `max_delay` after the
 //! oldest one, runs one batch, and answers every item with its output and the size of the batch
 //! it ran in. With `max_delay` 0 (the face models' CPU default) a batch is whatever waited while the replica
 //! was busy: no item waits for company while a session is idle. Interactive items are taken before bulk ones; items whose job
 //! was cancelled (or whose caller went away) are skipped, never run.
+//!
+//! The backlog is shared so that work is never held by a busy replica while another is idle: a
+//! replica that leaves items behind after its cut wakes an idle one. (With one backlog per
+//! replica, a burst larger than `max_batch` ran serially on the replica that took it.)
 //!
 //! A lane may also have a cost budget per batch (`max_batch_cost`, e.g. tokens for text, with the
 //! cost of an item given by [`Batcher::cost`]) and may order waiting items by cost to cut padding;
@@ -18,7 +23,7 @@ mod backlog;
 use crate::ModelError;
 use backlog::{Backlog, Cut, Waiting};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -147,7 +152,7 @@ impl<B: Batcher> Waiting for Request<B> {
 /// Async handle on a lane thread. Cloning shares the lane; the thread ends when the last handle
 /// is dropped, after answering what it holds.
 pub struct Lane<B: Batcher> {
-    tx: flume::Sender<Request<B>>,
+    tx: flume::Sender<Message<B>>,
     config: Arc<LaneConfig>,
     stats: Arc<LaneStats>,
 }
@@ -179,13 +184,17 @@ impl<B: Batcher> Lane<B> {
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let threads = batchers.len();
+        let shared = Arc::new(Shared {
+            backlog: Mutex::new(Backlog::default()),
+            wake: tx.downgrade(),
+        });
         for (i, batcher) in batchers.into_iter().enumerate() {
             let worker = LaneThread {
                 batcher,
                 rx: rx.clone(),
                 config: config.clone(),
                 stats: stats.clone(),
-                backlog: Backlog::default(),
+                shared: shared.clone(),
             };
             let ready = ready_tx.clone();
             std::thread::Builder::new()
@@ -211,7 +220,7 @@ impl<B: Batcher> Lane<B> {
         cancel: &CancelToken,
     ) -> Result<Batched<B::Output>, Arc<ModelError>> {
         let (request, answer) = Request::new(item, interactive, cancel);
-        self.tx.try_send(request).map_err(|e| {
+        self.tx.try_send(Message::Work(request)).map_err(|e| {
             Arc::new(match e {
                 flume::TrySendError::Full(_) => ModelError::Overloaded {
                     lane: self.config.name.clone(),
@@ -243,7 +252,7 @@ impl<B: Batcher> Lane<B> {
                 let (request, answer) = Request::new(item, interactive, cancel);
                 async move {
                     self.tx
-                        .send_async(request)
+                        .send_async(Message::Work(request))
                         .await
                         .map_err(|_| Arc::new(self.stopped()))?;
                     self.answer(answer).await
@@ -284,18 +293,95 @@ impl<B: Batcher> Lane<B> {
     }
 }
 
+/// What a lane's channel carries.
+enum Message<B: Batcher> {
+    /// An item to run.
+    Work(Request<B>),
+    /// A replica's cut left items in the shared backlog: an idle replica should look (a hint;
+    /// a stale one is harmless).
+    Leftovers,
+}
+
+/// What a lane's replicas share besides the channel.
+struct Shared<B: Batcher> {
+    /// Items taken from the channel and not yet cut into a batch.
+    backlog: Mutex<Backlog<Request<B>>>,
+    /// The channel, for [`Message::Leftovers`]; weak, so that the lane's threads never keep it
+    /// open after every handle is dropped.
+    wake: flume::WeakSender<Message<B>>,
+}
+
 struct LaneThread<B: Batcher> {
     batcher: B,
-    rx: flume::Receiver<Request<B>>,
+    rx: flume::Receiver<Message<B>>,
     config: Arc<LaneConfig>,
     stats: Arc<LaneStats>,
-    backlog: Backlog<Request<B>>,
+    shared: Arc<Shared<B>>,
 }
 
 impl<B: Batcher> LaneThread<B> {
-    fn push(&mut self, r: Request<B>) {
+    fn backlog(&self) -> MutexGuard<'_, Backlog<Request<B>>> {
+        self.shared
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, r: Request<B>) {
         let interactive = r.interactive;
-        self.backlog.push(r, interactive);
+        self.backlog().push(r, interactive);
+    }
+
+    /// Moves whatever waits in the channel into the backlog, so priorities see all of it.
+    fn drain(&self, backlog: &mut Backlog<Request<B>>) {
+        while let Ok(message) = self.rx.try_recv() {
+            if let Message::Work(r) = message {
+                let interactive = r.interactive;
+                backlog.push(r, interactive);
+            }
+        }
+    }
+
+    /// Waits while the backlog is empty: for an item on the channel, or for another replica's
+    /// leftovers. False once the channel has closed and nothing is left.
+    fn wait_for_work(&self) -> bool {
+        if self.backlog().len() > 0 {
+            return true;
+        }
+        match self.rx.recv() {
+            Ok(Message::Work(r)) => {
+                self.push(r);
+                true
+            }
+            Ok(Message::Leftovers) => true,
+            // Every handle dropped and the channel empty: stop once no backlog is left.
+            Err(_) => self.backlog().len() > 0,
+        }
+    }
+
+    /// Cuts the next batch from the backlog once it fills one or its oldest item has waited
+    /// `max_delay`; None when other replicas took everything first.
+    fn cut(&self, cut: Cut) -> Option<Vec<Request<B>>> {
+        loop {
+            let deadline = {
+                let mut backlog = self.backlog();
+                self.drain(&mut backlog);
+                let oldest = backlog.oldest()?;
+                if backlog.fills(cut) {
+                    return Some(backlog.take(cut));
+                }
+                oldest + self.config.max_delay
+            };
+            match self.rx.recv_deadline(deadline) {
+                Ok(Message::Work(r)) => self.push(r),
+                Ok(Message::Leftovers) => {}
+                Err(_) => {
+                    let mut backlog = self.backlog();
+                    self.drain(&mut backlog);
+                    return (backlog.len() > 0).then(|| backlog.take(cut));
+                }
+            }
+        }
     }
 
     fn run(mut self, ready: std::sync::mpsc::Sender<Result<(), ModelError>>) {
@@ -313,26 +399,17 @@ impl<B: Batcher> LaneThread<B> {
             max_cost: self.config.max_batch_cost,
             sort_by_cost: self.config.sort_by_cost,
         };
-        loop {
-            if self.backlog.len() == 0 {
-                match self.rx.recv() {
-                    Ok(r) => self.push(r),
-                    Err(_) => return, // every handle dropped and nothing left: shutdown
+        while self.wait_for_work() {
+            let Some(mut batch) = self.cut(cut) else {
+                continue;
+            };
+            if self.backlog().len() > 0 {
+                // None: the lane is being dropped, and the running replicas finish the
+                // backlog. Full: the channel itself wakes the idle replicas.
+                if let Some(tx) = self.shared.wake.upgrade() {
+                    let _ = tx.try_send(Message::Leftovers);
                 }
             }
-            let deadline =
-                self.backlog.oldest().unwrap_or_else(Instant::now) + self.config.max_delay;
-            while !self.backlog.fills(cut) {
-                match self.rx.recv_deadline(deadline) {
-                    Ok(r) => self.push(r),
-                    Err(_) => break,
-                }
-            }
-            // Whatever else is already waiting joins the backlog, so priorities see all of it.
-            while let Ok(r) = self.rx.try_recv() {
-                self.push(r);
-            }
-            let mut batch = self.backlog.take(cut);
             let before = batch.len();
             batch.retain(|r| !r.abandoned());
             let skipped = before - batch.len();

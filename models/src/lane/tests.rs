@@ -197,3 +197,26 @@ async fn dropping_the_lane_ends_every_replica() {
     }
     assert_eq!(dropped.load(Ordering::SeqCst), 4, "replicas still running");
 }
+
+#[tokio::test]
+async fn a_burst_larger_than_a_batch_runs_on_every_replica() {
+    let (replicas, _) = recorders(2, Duration::from_millis(20));
+    let one_per_run = LaneConfig {
+        max_batch: 1,
+        ..config()
+    };
+    let lane = Lane::spawn_replicas(replicas, one_per_run).unwrap();
+    // One caller's 8 items go into the channel at once (a wave is half its 16 places).
+    let answers = lane
+        .infer_all(0..8, true, &CancelToken::new())
+        .await
+        .expect("every item runs");
+    let mut threads: Vec<String> = answers.iter().map(|a| format!("{:?}", a.output)).collect();
+    threads.sort();
+    threads.dedup();
+    assert_eq!(
+        threads.len(),
+        2,
+        "8 items waiting at once ran on {threads:?}"
+    );
+}
