@@ -158,14 +158,27 @@ fn recorders(n: usize, pause: Duration) -> (Vec<Recorder>, Arc<AtomicU64>) {
     (replicas, dropped)
 }
 
-#[tokio::test]
-async fn items_arriving_while_a_replica_runs_go_to_another() {
-    let (replicas, _) = recorders(2, Duration::from_millis(100));
+/// Two recorders that run one item at a time, `pause` each.
+fn two_single_item_replicas(pause: Duration) -> Lane<Recorder> {
+    let (replicas, _) = recorders(2, pause);
     let one_per_run = LaneConfig {
         max_batch: 1,
         ..config()
     };
-    let lane = Lane::spawn_replicas(replicas, one_per_run).unwrap();
+    Lane::spawn_replicas(replicas, one_per_run).unwrap()
+}
+
+/// The distinct threads among `threads`.
+fn distinct(threads: impl Iterator<Item = ThreadId>) -> Vec<String> {
+    let mut names: Vec<String> = threads.map(|t| format!("{t:?}")).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test]
+async fn items_arriving_while_a_replica_runs_go_to_another() {
+    let lane = two_single_item_replicas(Duration::from_millis(100));
     let cancel = CancelToken::new();
     let answers = futures::future::join_all((0..4u32).map(|i| {
         let (lane, cancel) = (&lane, &cancel);
@@ -175,9 +188,7 @@ async fn items_arriving_while_a_replica_runs_go_to_another() {
         }
     }))
     .await;
-    let mut threads: Vec<String> = answers.iter().map(|t| format!("{t:?}")).collect();
-    threads.sort();
-    threads.dedup();
+    let threads = distinct(answers.into_iter());
     assert_eq!(
         threads.len(),
         2,
@@ -200,20 +211,13 @@ async fn dropping_the_lane_ends_every_replica() {
 
 #[tokio::test]
 async fn a_burst_larger_than_a_batch_runs_on_every_replica() {
-    let (replicas, _) = recorders(2, Duration::from_millis(20));
-    let one_per_run = LaneConfig {
-        max_batch: 1,
-        ..config()
-    };
-    let lane = Lane::spawn_replicas(replicas, one_per_run).unwrap();
+    let lane = two_single_item_replicas(Duration::from_millis(20));
     // One caller's 8 items go into the channel at once (a wave is half its 16 places).
     let answers = lane
         .infer_all(0..8, true, &CancelToken::new())
         .await
         .expect("every item runs");
-    let mut threads: Vec<String> = answers.iter().map(|a| format!("{:?}", a.output)).collect();
-    threads.sort();
-    threads.dedup();
+    let threads = distinct(answers.iter().map(|a| a.output));
     assert_eq!(
         threads.len(),
         2,
