@@ -368,7 +368,7 @@ impl<B: Batcher> LaneThread<B> {
                 self.drain(&mut backlog);
                 let oldest = backlog.oldest()?;
                 if backlog.fills(cut) {
-                    return Some(backlog.take(cut));
+                    return Some(self.take(&mut backlog, cut));
                 }
                 oldest + self.config.max_delay
             };
@@ -378,10 +378,23 @@ impl<B: Batcher> LaneThread<B> {
                 Err(_) => {
                     let mut backlog = self.backlog();
                     self.drain(&mut backlog);
-                    return (backlog.len() > 0).then(|| backlog.take(cut));
+                    return (backlog.len() > 0).then(|| self.take(&mut backlog, cut));
                 }
             }
         }
+    }
+
+    /// Cuts a batch; if items remain, wakes an idle replica to take them (`Leftovers`).
+    fn take(&self, backlog: &mut Backlog<Request<B>>, cut: Cut) -> Vec<Request<B>> {
+        let batch = backlog.take(cut);
+        if backlog.len() > 0 {
+            // None: the lane is being dropped, and the running replicas finish the backlog.
+            // Full: the channel itself wakes the idle replicas.
+            if let Some(tx) = self.shared.wake.upgrade() {
+                let _ = tx.try_send(Message::Leftovers);
+            }
+        }
+        batch
     }
 
     fn run(mut self, ready: std::sync::mpsc::Sender<Result<(), ModelError>>) {
@@ -403,13 +416,6 @@ impl<B: Batcher> LaneThread<B> {
             let Some(mut batch) = self.cut(cut) else {
                 continue;
             };
-            if self.backlog().len() > 0 {
-                // None: the lane is being dropped, and the running replicas finish the
-                // backlog. Full: the channel itself wakes the idle replicas.
-                if let Some(tx) = self.shared.wake.upgrade() {
-                    let _ = tx.try_send(Message::Leftovers);
-                }
-            }
             let before = batch.len();
             batch.retain(|r| !r.abandoned());
             let skipped = before - batch.len();
