@@ -348,6 +348,52 @@ async fn a_second_connection_sees_messages_sent_by_the_first() {
 }
 
 #[tokio::test]
+async fn an_empty_look_stands_for_the_poll_interval_against_other_processes_only() {
+    let (dir, db) = database();
+    let other_process = SqliteDb::open(&dir.path().join("soyl.db")).expect("second connection");
+    let receiver = SqliteQueue::open(&db, "jobs", suite_config()).expect("open queue");
+    let same_process = SqliteQueue::open(&db, "jobs", suite_config()).expect("open queue");
+    let remote = SqliteQueue::open(&other_process, "jobs", suite_config()).expect("open queue");
+
+    // A send in this process is seen by the next look, however recent the empty one.
+    assert!(receiver
+        .receive(10, Duration::ZERO)
+        .await
+        .expect("receive")
+        .is_empty());
+    same_process.send(&message()).await.expect("send");
+    assert_eq!(
+        receiver
+            .receive(10, Duration::ZERO)
+            .await
+            .expect("receive")
+            .len(),
+        1
+    );
+
+    // Another process's send is not: the empty look stands until it is a poll interval old
+    // (100 ms), and the next look finds the message.
+    assert!(receiver
+        .receive(10, Duration::ZERO)
+        .await
+        .expect("receive")
+        .is_empty());
+    let looked = std::time::Instant::now();
+    remote.send(&message()).await.expect("send");
+    let mut got = receiver.receive(10, Duration::ZERO).await.expect("receive");
+    let stood = looked.elapsed() < Duration::from_millis(80);
+    if stood {
+        assert!(
+            got.is_empty(),
+            "a fresh empty look answers without the database"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    got.extend(receiver.receive(10, Duration::ZERO).await.expect("receive"));
+    assert_eq!(got.len(), 1, "found once the empty look went stale");
+}
+
+#[tokio::test]
 async fn dead_letter_queue_never_dead_letters() {
     let (_dir, queue) = queue();
     let dead_letters = queue.dead_letter_queue();

@@ -11,9 +11,10 @@
 //! blocking pool per statement, each pool thread then waiting on a connection mutex, cost a
 //! measurable share of a job's CPU in thread hand-offs: see docs/performance.md.)
 //!
-//! The process also keeps here, per queue name, the [`Notify`] that lets a `send` wake the long
+//! The process also keeps here, per queue name, the [`Arrivals`] that let a `send` wake the long
 //! polls waiting on the same queue in this process.
 
+use super::arrivals::Arrivals;
 use crate::{Error, Result};
 use rusqlite::{Connection, ErrorCode, Savepoint, TransactionBehavior};
 use std::collections::HashMap;
@@ -22,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 
 /// The schema this build writes, stored in `PRAGMA user_version`. Bump it (and migrate in
 /// [`migrate`]) whenever a table changes.
@@ -85,7 +85,7 @@ struct Inner {
     /// connection) when the last clone of the database is dropped.
     calls: std::sync::mpsc::Sender<Call>,
     /// Per queue name: wakes this process's long polls when a message arrives.
-    notifiers: Mutex<HashMap<String, Arc<Notify>>>,
+    arrivals: Mutex<HashMap<String, Arc<Arrivals>>>,
 }
 
 impl fmt::Debug for SqliteDb {
@@ -134,7 +134,7 @@ impl SqliteDb {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 calls,
-                notifiers: Mutex::new(HashMap::new()),
+                arrivals: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -158,6 +158,9 @@ impl SqliteDb {
     where
         T: Send + 'static,
     {
+        if std::env::var_os("SOYL_DB_COUNT").is_some() {
+            eprintln!("DBCALL {operation}");
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let call: Call = Box::new(move |conn| {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
@@ -186,10 +189,10 @@ impl SqliteDb {
         }
     }
 
-    /// The wake-up shared by every handle on queue `queue` of this database in this process.
-    pub(crate) fn notifier(&self, queue: &str) -> Arc<Notify> {
-        let mut notifiers = lock(&self.inner.notifiers);
-        Arc::clone(notifiers.entry(queue.to_owned()).or_default())
+    /// The arrivals shared by every handle on queue `queue` of this database in this process.
+    pub(crate) fn arrivals(&self, queue: &str) -> Arc<Arrivals> {
+        let mut arrivals = lock(&self.inner.arrivals);
+        Arc::clone(arrivals.entry(queue.to_owned()).or_default())
     }
 }
 
@@ -229,7 +232,7 @@ fn copy_error(error: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
-/// Locks a mutex, taking over a poisoned one (the notifier map is never left half-updated).
+/// Locks a mutex, taking over a poisoned one (the arrivals map is never left half-updated).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -5,6 +5,7 @@
 //! `soyl serve` and the tests open one [`SqliteDb`] (a single SQLite file in WAL mode) and build
 //! the [`SqliteQueue`] and the [`SqliteJobStore`] on it, and a [`MediaDir`] for media.
 
+mod arrivals;
 mod db;
 mod group_sync;
 mod job_store;

@@ -5,23 +5,27 @@
 //! visibility timeout and gives it a fresh receipt, so an older receipt is refused once the
 //! message has been delivered again; a message already delivered `max_receives` times moves to
 //! the queue's dead-letter queue (`{name}-dlq`) on its next receive instead of being delivered,
-//! like SQS's `maxReceiveCount`. Long polls wait on a per-queue [`Notify`] (rung by `send` in
+//! like SQS's `maxReceiveCount`. Long polls wait on the queue's [`Arrivals`] (rung by `send` in
 //! this process) or a short poll interval (which finds messages whose visibility timeout lapsed,
 //! and messages sent by another process), without holding the database or a blocking thread.
+//! A look within that interval of one that found the queue empty, with nothing sent here since,
+//! answers empty without a database call (see [`Arrivals`]): so a message from another process
+//! can take up to the interval to be seen, by a long poll or a zero-wait receive alike.
 
+use super::arrivals::Arrivals;
 use super::db::{duration_ms, now_ms, write_transaction, SqliteDb};
 use crate::{Delivery, Error, JobQueue, Priority, QueueMessage, Receipt, Result};
 use async_trait::async_trait;
 use rusqlite::params;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// At most this many messages per receive, as SQS.
 const MAX_BATCH: usize = 10;
 
-/// How often a long poll looks again when no `send` woke it.
+/// How often a long poll looks again when no `send` woke it, and how long a look that found the
+/// queue empty stands for the next ones.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Settings of one queue.
@@ -57,7 +61,7 @@ pub struct SqliteQueue {
     name: Arc<str>,
     config: QueueConfig,
     /// Rung by `send` on this queue (any handle, this process) to end long polls early.
-    arrivals: Arc<Notify>,
+    arrivals: Arc<Arrivals>,
 }
 
 impl SqliteQueue {
@@ -91,7 +95,7 @@ impl SqliteQueue {
             db: db.clone(),
             name: Arc::from(name),
             config,
-            arrivals: db.notifier(name),
+            arrivals: db.arrivals(name),
         }
     }
 
@@ -114,8 +118,13 @@ impl SqliteQueue {
     }
 
     /// One receive attempt, no waiting: delivers up to `max` visible messages and dead-letters
-    /// those that have had their `max_receives` deliveries, in one write transaction.
+    /// those that have had their `max_receives` deliveries, in one write transaction. Answers
+    /// empty without the database while a recent look left nothing behind ([`Arrivals`]).
     async fn receive_now(&self, max: usize) -> Result<Vec<Delivery>> {
+        if self.arrivals.recently_empty(POLL_INTERVAL) {
+            return Ok(Vec::new());
+        }
+        let look = self.arrivals.look();
         let queue = self.name.to_string();
         let dead_letters = dead_letter_name(&self.name);
         let config = self.config;
@@ -193,9 +202,11 @@ impl SqliteQueue {
                 max_receives = self.config.max_receives,
                 "messages moved to the dead-letter queue"
             );
-            self.db
-                .notifier(&dead_letter_name(&self.name))
-                .notify_waiters();
+            self.db.arrivals(&dead_letter_name(&self.name)).arrived();
+        }
+        // Fewer than `max` means the last look took every visible message.
+        if deliveries.len() < max {
+            self.arrivals.found_empty(look);
         }
         Ok(deliveries)
     }
@@ -279,7 +290,7 @@ impl JobQueue for SqliteQueue {
                 .execute(params![queue, body, priority, now])
             })
             .await?;
-        self.arrivals.notify_waiters();
+        self.arrivals.arrived();
         Ok(())
     }
 
@@ -344,7 +355,7 @@ impl JobQueue for SqliteQueue {
         )
         .await?;
         if delay.is_zero() {
-            self.arrivals.notify_waiters();
+            self.arrivals.arrived();
         }
         Ok(())
     }
