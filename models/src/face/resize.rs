@@ -38,7 +38,7 @@ pub fn rgb_scratch<R>(src: &RgbImage, width: u32, height: u32, f: impl FnOnce(&[
     let lock = || SCRATCH.lock().unwrap_or_else(PoisonError::into_inner);
     let taken = lock().pop();
     let (mut resizer, mut bytes) = taken.unwrap_or_else(|| (Resizer::new(), Vec::new()));
-    bytes.clear();
+    // Written over in full by the resize: only growth needs zeroing.
     bytes.resize(width as usize * height as usize * 3, 0);
     let mut dst = Image::from_slice_u8(width, height, &mut bytes, PixelType::U8x3)
         .expect("the scratch holds width x height RGB pixels; this is a bug");
