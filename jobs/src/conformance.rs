@@ -861,6 +861,66 @@ pub async fn store_unknown_job_is_missing(store: &dyn JobStore) {
     );
 }
 
+/// `count_active` counts the tenant's queued and running jobs, and nothing that has ended (each
+/// terminal state) or belongs to another tenant, through every transition in and out of active.
+pub async fn store_counts_only_active_jobs(store: &dyn JobStore) {
+    let tenant = fresh_tenant();
+    let count = || async { ok("count active", store.count_active(&tenant).await) };
+    assert_eq!(
+        count().await,
+        0,
+        "conformance: a new tenant has no active jobs"
+    );
+    let mut jobs = Vec::new();
+    for _ in 0..6 {
+        let job = new_job(&tenant);
+        create(store, &job).await;
+        jobs.push(job);
+    }
+    create(store, &new_job(&fresh_tenant())).await;
+    assert_eq!(count().await, 6, "conformance: six queued jobs");
+
+    for (i, job) in jobs.iter().enumerate().skip(2) {
+        claim(
+            store,
+            &job.id,
+            &lease(&format!("worker-{i}"), time::Duration::minutes(1)),
+        )
+        .await;
+    }
+    assert_eq!(
+        count().await,
+        6,
+        "conformance: claimed jobs are still active"
+    );
+
+    let result = serde_json::json!({});
+    assert!(ok(
+        "complete",
+        store.complete(&jobs[2].id, "worker-2", &result).await
+    ));
+    let error = JobError::new("test", "failed on purpose");
+    assert!(ok(
+        "fail",
+        store.fail(&jobs[3].id, Some("worker-3"), &error).await
+    ));
+    match ok("cancel", store.cancel(&tenant, &jobs[0].id).await) {
+        CancelOutcome::Cancelled(_) => {}
+        other => panic!("conformance: cancelling a queued job should succeed, got {other:?}"),
+    }
+    assert_eq!(
+        count().await,
+        3,
+        "conformance: succeeded, failed and cancelled jobs are not active"
+    );
+    assert!(ok("requeue", store.requeue(&jobs[4].id, "worker-4").await));
+    assert_eq!(
+        count().await,
+        3,
+        "conformance: a requeued job is active again"
+    );
+}
+
 /// Queued and running jobs can be cancelled; the worker of a cancelled job can no longer finish
 /// it, and nobody can claim it.
 pub async fn store_cancels_queued_and_running_jobs(store: &dyn JobStore) {

@@ -157,6 +157,12 @@ async fn store_cancels_queued_and_running_jobs() {
 }
 
 #[tokio::test]
+async fn store_counts_only_active_jobs() {
+    let (_dir, store) = job_store();
+    conformance::store_counts_only_active_jobs(&store).await;
+}
+
+#[tokio::test]
 async fn store_cancel_of_terminal_job_is_already_terminal() {
     let (_dir, store) = job_store();
     conformance::store_cancel_of_terminal_job_is_already_terminal(&store).await;

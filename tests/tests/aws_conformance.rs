@@ -74,6 +74,7 @@ store_test!(store_requeue_returns_job_to_queue);
 store_test!(store_fail_by_holder_or_unconditionally);
 store_test!(store_unknown_job_is_missing);
 store_test!(store_cancels_queued_and_running_jobs);
+store_test!(store_counts_only_active_jobs);
 store_test!(store_cancel_of_terminal_job_is_already_terminal);
 store_test!(store_scopes_reads_by_tenant);
 store_test!(store_lists_by_batch_and_status_with_paging);
@@ -215,4 +216,122 @@ async fn init_is_idempotent() {
     soyl_jobs::aws::init::create_table(&aws.clients.dynamodb, &aws.settings.table)
         .await
         .expect("table again");
+}
+
+/// The job ids in the `by-active` index under `tenant`, read straight from the index.
+async fn active_index_ids(aws: &Fixture, tenant: &Tenant) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let output = aws
+        .clients
+        .dynamodb
+        .query()
+        .table_name(&aws.settings.table)
+        .index_name("by-active")
+        .key_condition_expression("active_tenant = :tenant")
+        .expression_attribute_values(":tenant", AttributeValue::S(tenant.as_str().to_owned()))
+        .send()
+        .await
+        .expect("query by-active");
+    let mut ids: Vec<String> = output
+        .items
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|item| item.get("id")?.as_s().ok().cloned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_active_index_holds_only_queued_and_running_jobs() {
+    // What keeps the quota check cheap: ended jobs leave the index, so counting never reads them.
+    let Some(aws) = fixture().await else { return };
+    let store = &aws.ports.store;
+    let tenant = Tenant::parse("sparse").expect("tenant");
+    let jobs: Vec<Job> = (0..3)
+        .map(|_| Job::new(tenant.clone(), Vec::new(), Default::default()))
+        .collect();
+    for job in &jobs {
+        store.create(job).await.expect("create");
+    }
+    let lease = soyl_jobs::Lease {
+        holder: "worker-a".to_owned(),
+        expires_at: time::OffsetDateTime::now_utc() + time::Duration::minutes(1),
+    };
+    for job in &jobs[..2] {
+        store.claim(&job.id, &lease).await.expect("claim");
+    }
+    let done = serde_json::json!({});
+    assert!(store
+        .complete(&jobs[0].id, "worker-a", &done)
+        .await
+        .expect("complete"));
+    let mut active = vec![jobs[1].id.to_string(), jobs[2].id.to_string()];
+    active.sort();
+    assert_eq!(active_index_ids(&aws, &tenant).await, active);
+    assert_eq!(store.count_active(&tenant).await.expect("count"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_adds_the_active_index_to_a_table_made_without_it() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let Some(moto) = moto::shared() else { return };
+    let clients = moto.clients().await;
+    let table = moto::unique_name("soyl-old-jobs");
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .send()
+        .await
+        .expect("an older table, without indexes");
+    soyl_jobs::aws::init::create_table(&clients.dynamodb, &table)
+        .await
+        .expect("init on the older table");
+    let described = clients
+        .dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("describe");
+    let mut names: Vec<String> = described
+        .table
+        .and_then(|t| t.global_secondary_indexes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|index| index.index_name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["by-active", "by-batch", "by-tenant"]);
+    // And a store on it counts through the new index (its records are small: no bucket needed).
+    let store = DynamoJobStore::new(
+        clients.dynamodb.clone(),
+        &table,
+        clients.s3.clone(),
+        "no-bucket",
+        "results/",
+        Duration::from_secs(3600),
+    );
+    let tenant = Tenant::parse("upgraded").expect("tenant");
+    let job = Job::new(tenant.clone(), Vec::new(), Default::default());
+    store.create(&job).await.expect("create");
+    assert_eq!(store.count_active(&tenant).await.expect("count"), 1);
 }

@@ -3,12 +3,11 @@
 //! --backend aws` (for local emulators and first setup) and by tests, never implicitly; every
 //! step is idempotent, so running it again against existing resources changes nothing.
 
-use super::dynamo::item;
+use super::dynamo::{indexes, item};
 use super::sdk_error;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    BillingMode, KeyType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -102,58 +101,29 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> 
     }
 }
 
-/// Creates the job table (on-demand capacity) with its `by-tenant` and `by-batch` indexes, waits
-/// until it is active, and turns on TTL on `expires_at`. An existing table is left as it is.
+/// Creates the job table (on-demand capacity) with its indexes (`by-tenant`, `by-batch`,
+/// `by-active`: [`indexes`]), waits until it is active, and turns on TTL on `expires_at`. An
+/// existing table keeps its data; indexes it lacks are added and backfilled.
 pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
     let build = |e: aws_sdk_dynamodb::error::BuildError| Error::Backend {
         backend: "dynamodb",
-        operation: "create table",
+        operation: "enable ttl",
         message: format!("table {table}: {e}"),
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(build)
-    };
-    let string = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(build)
-    };
-    let index = |name: &str, partition: &str| -> Result<GlobalSecondaryIndex> {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(partition, KeyType::Hash)?)
-            .key_schema(key(item::ID, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(build)
     };
     let created = dynamodb
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(item::ID, KeyType::Hash)?)
-        .attribute_definitions(string(item::ID)?)
-        .attribute_definitions(string(item::TENANT)?)
-        .attribute_definitions(string(item::TENANT_BATCH)?)
-        .global_secondary_indexes(index(item::BY_TENANT, item::TENANT)?)
-        .global_secondary_indexes(index(item::BY_BATCH, item::TENANT_BATCH)?)
+        .key_schema(indexes::key(table, item::ID, KeyType::Hash)?)
+        .set_attribute_definitions(Some(indexes::attribute_definitions(table)?))
+        .set_global_secondary_indexes(Some(indexes::all(table)?))
         .send()
         .await;
-    match created {
-        Ok(_) => {}
-        Err(e) if sdk_error::code(&e) == Some("ResourceInUseException") => {}
+    let existed = match created {
+        Ok(_) => false,
+        Err(e) if sdk_error::code(&e) == Some("ResourceInUseException") => true,
         Err(e) => return Err(sdk_error::map("dynamodb", "create table", table, e)),
-    }
+    };
     for _ in 0..120 {
         let status = dynamodb
             .describe_table()
@@ -167,6 +137,9 @@ pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> R
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if existed {
+        indexes::add_missing(dynamodb, table).await?;
     }
     let ttl = dynamodb
         .describe_time_to_live()

@@ -3,7 +3,9 @@
 //! repeats (status, lease holder, lease expiry as they were read).
 //!
 //! A job item: `id` (partition key), `tenant`, `status`, `tenant_batch` (`{tenant}#{batch}`, only
-//! for jobs of a batch), `idempotency_key`, `lease_holder`, `lease_expires_at` (ms since the
+//! for jobs of a batch), `active_tenant` (the tenant, only while the job is queued or running, so
+//! the `by-active` index holds active jobs alone), `idempotency_key`, `lease_holder`,
+//! `lease_expires_at` (ms since the
 //! epoch), `created_at` (ms), `expires_at` (TTL, seconds since the epoch), and the whole [`Job`] as
 //! JSON in `record`, or, when that is too large for an item, in S3 with its key in `record_ref`.
 //! An idempotency item: `id` = `idem#{tenant}#{key}`, `job_id`, `expires_at`; it has no `tenant`,
@@ -20,6 +22,9 @@ pub(crate) const ID: &str = "id";
 pub(crate) const TENANT: &str = "tenant";
 /// `{tenant}#{batch_id}`; partition key of [`BY_BATCH`].
 pub(crate) const TENANT_BATCH: &str = "tenant_batch";
+/// The tenant while the job is queued or running, absent once it ended; partition key of
+/// [`BY_ACTIVE`].
+pub(crate) const ACTIVE_TENANT: &str = "active_tenant";
 pub(crate) const STATUS: &str = "status";
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub(crate) const LEASE_HOLDER: &str = "lease_holder";
@@ -36,6 +41,9 @@ pub(crate) const JOB_ID: &str = "job_id";
 pub(crate) const BY_TENANT: &str = "by-tenant";
 /// Index of a tenant's batch's jobs by id.
 pub(crate) const BY_BATCH: &str = "by-batch";
+/// Sparse index of a tenant's queued and running jobs (keys and `expires_at` only): what a job
+/// quota counts, without reading the jobs that ended.
+pub(crate) const BY_ACTIVE: &str = "by-active";
 
 /// An item as read from the table.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -99,6 +107,9 @@ pub(crate) fn job_item(job: &Job, record: Record, expires_at: i64) -> Item {
     item.insert(STATUS.into(), s(job.status.as_str()));
     if let Some(batch) = &job.options.batch_id {
         item.insert(TENANT_BATCH.into(), s(format!("{}#{batch}", job.tenant)));
+    }
+    if !job.status.is_terminal() {
+        item.insert(ACTIVE_TENANT.into(), s(job.tenant.as_str()));
     }
     if let Some(key) = &job.idempotency_key {
         item.insert(IDEMPOTENCY_KEY.into(), s(key.as_str()));

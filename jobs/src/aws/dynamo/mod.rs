@@ -15,6 +15,8 @@
 //! that loses its condition can never overwrite what the winner stored), and the item keeps a
 //! pointer that reads follow transparently.
 
+mod active;
+pub(crate) mod indexes;
 pub(crate) mod item;
 mod list;
 mod unclaimed;
@@ -23,7 +25,7 @@ use super::bucket::Bucket;
 use super::sdk_error;
 use crate::{
     transitions, CancelOutcome, ClaimOutcome, CreateOutcome, Error, Job, JobError, JobId, JobStore,
-    Lease, ListFilter, Page, Result, Status, Tenant, WebhookOutcome,
+    Lease, ListFilter, Page, Result, Tenant, WebhookOutcome,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -396,28 +398,9 @@ impl JobStore for DynamoJobStore {
         list::list(self, tenant, filter).await
     }
 
-    /// Pages through the tenant's queued and running jobs on the `by-tenant` index (status is a
-    /// filter there): fine for quotas of thousands, a cost to watch for tenants with millions.
+    /// Counts the tenant's entries in the sparse `by-active` index ([`active`]).
     async fn count_active(&self, tenant: &Tenant) -> Result<u64> {
-        let mut total = 0u64;
-        for status in [Status::Queued, Status::Running] {
-            let mut after = None;
-            loop {
-                let filter = ListFilter {
-                    status: Some(status),
-                    batch_id: None,
-                    limit: 1000,
-                    after,
-                };
-                let page = list::list(self, tenant, &filter).await?;
-                total += page.jobs.len() as u64;
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-        }
-        Ok(total)
+        active::count_active(self, tenant).await
     }
 
     async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>> {
