@@ -158,25 +158,33 @@ def test_table_matches_the_dynamodb_job_store(template):
     assert table["KeySchema"] == [{"AttributeName": c["ID"], "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": c["EXPIRES_AT"], "Enabled": True}
     gsis = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
-    assert set(gsis) == {c["BY_TENANT"], c["BY_BATCH"], c["BY_ACTIVE"]}
-    for index, partition in (
-        (c["BY_TENANT"], c["TENANT"]),
-        (c["BY_BATCH"], c["TENANT_BATCH"]),
-        (c["BY_ACTIVE"], c["ACTIVE_TENANT"]),
+    assert set(gsis) == {c["BY_TENANT"], c["BY_BATCH"], c["BY_ACTIVE"], c["BY_UNCLAIMED"]}
+    for index, partition, sort in (
+        (c["BY_TENANT"], c["TENANT"], c["ID"]),
+        (c["BY_BATCH"], c["TENANT_BATCH"], c["ID"]),
+        (c["BY_ACTIVE"], c["ACTIVE_TENANT"], c["ID"]),
+        (c["BY_UNCLAIMED"], c["UNCLAIMED_SHARD"], c["CREATED_AT"]),
     ):
         assert gsis[index]["KeySchema"] == [
             {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": c["ID"], "KeyType": "RANGE"},
+            {"AttributeName": sort, "KeyType": "RANGE"},
         ]
-    for index in (c["BY_TENANT"], c["BY_BATCH"]):
+    for index in (c["BY_TENANT"], c["BY_BATCH"], c["BY_UNCLAIMED"]):
         assert gsis[index]["Projection"] == {"ProjectionType": "ALL"}
     # The quota's count filters on the TTL, so the sparse index must carry it.
     assert gsis[c["BY_ACTIVE"]]["Projection"] == {
         "ProjectionType": "INCLUDE",
         "NonKeyAttributes": [c["EXPIRES_AT"]],
     }
-    keys = {a["AttributeName"] for a in table["AttributeDefinitions"]}
-    assert keys == {c["ID"], c["TENANT"], c["TENANT_BATCH"], c["ACTIVE_TENANT"]}
+    keys = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert keys == {
+        c["ID"]: "S",
+        c["TENANT"]: "S",
+        c["TENANT_BATCH"]: "S",
+        c["ACTIVE_TENANT"]: "S",
+        c["UNCLAIMED_SHARD"]: "S",
+        c["CREATED_AT"]: "N",
+    }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 

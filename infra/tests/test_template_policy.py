@@ -42,11 +42,12 @@ def granted(role):
     return out
 
 
-def test_worker_role_is_exactly_queues_media_results_models_and_the_table():
+def test_worker_role_is_exactly_queues_media_results_models_the_table_and_the_reconciler():
     g = granted("WorkerRole")
     assert set(g) == {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
         "s3:GetObject", "s3:PutObject", "dynamodb:GetItem", "dynamodb:PutItem",
+        "dynamodb:Query", "sqs:SendMessage",
     }
     queues = [{"Fn::GetAtt": ["InteractiveQueue", "Arn"]}, {"Fn::GetAtt": ["BulkQueue", "Arn"]}]
     dlqs = [{"Fn::GetAtt": ["InteractiveDeadLetterQueue", "Arn"]}, {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}]
@@ -57,7 +58,10 @@ def test_worker_role_is_exactly_queues_media_results_models_and_the_table():
     assert len(g["s3:PutObject"]) == 1 and "ResultsPrefix" in str(g["s3:PutObject"])
     reads = str(g["s3:GetObject"])
     assert "MediaPrefix" in reads and "ResultsPrefix" in reads and "ModelsPrefix" in reads
-    assert "s3:ListBucket" not in g and "dynamodb:Query" not in g and "sqs:SendMessage" not in g
+    assert "s3:ListBucket" not in g and "dynamodb:Scan" not in g
+    # The reconciler: a query of the never-claimed jobs' index, and their messages sent again.
+    assert g["dynamodb:Query"] == [{"Fn::Sub": "${JobTable.Arn}/index/by-unclaimed"}]
+    assert g["sqs:SendMessage"] == queues
 
 
 def test_api_role_sends_but_never_consumes():

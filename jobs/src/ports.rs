@@ -225,6 +225,6 @@ pub trait JobStore: Send + Sync {
     /// created before `before`, oldest first, at most `limit`. These are the only jobs that can
     /// lack a queue message (a submit that stopped between the record and the enqueue): a job
     /// claimed once had a message, which stays until it is acked or dead-lettered. The
-    /// reconciler (`soyl_worker::reconciler`) re-sends their messages. A scan, not a hot path.
+    /// reconciler (`soyl_worker::reconciler`) re-sends their messages, once per interval: not a hot path.
     async fn unclaimed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Job>>;
 }

@@ -218,20 +218,21 @@ async fn init_is_idempotent() {
         .expect("table again");
 }
 
-/// The job ids in the `by-active` index under `tenant`, read straight from the index.
-async fn active_index_ids(aws: &Fixture, tenant: &Tenant) -> Vec<String> {
+/// The job ids in index `index` under partition `attribute` = `value`, read straight from it.
+async fn index_ids(aws: &Fixture, index: &str, attribute: &str, value: &str) -> Vec<String> {
     use aws_sdk_dynamodb::types::AttributeValue;
     let output = aws
         .clients
         .dynamodb
         .query()
         .table_name(&aws.settings.table)
-        .index_name("by-active")
-        .key_condition_expression("active_tenant = :tenant")
-        .expression_attribute_values(":tenant", AttributeValue::S(tenant.as_str().to_owned()))
+        .index_name(index)
+        .key_condition_expression("#key = :value")
+        .expression_attribute_names("#key", attribute)
+        .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
         .send()
         .await
-        .expect("query by-active");
+        .unwrap_or_else(|e| panic!("query {index}: {e}"));
     let mut ids: Vec<String> = output
         .items
         .unwrap_or_default()
@@ -242,9 +243,20 @@ async fn active_index_ids(aws: &Fixture, tenant: &Tenant) -> Vec<String> {
     ids
 }
 
+/// Every id in the sparse `by-unclaimed` index, all shards.
+async fn unclaimed_index_ids(aws: &Fixture) -> Vec<String> {
+    let mut ids = Vec::new();
+    for shard in 0..8 {
+        ids.extend(index_ids(aws, "by-unclaimed", "unclaimed_shard", &shard.to_string()).await);
+    }
+    ids.sort();
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_active_index_holds_only_queued_and_running_jobs() {
-    // What keeps the quota check cheap: ended jobs leave the index, so counting never reads them.
+async fn the_sparse_indexes_hold_only_active_and_never_claimed_jobs() {
+    // What keeps the quota check and the reconciler cheap: jobs leave these indexes when they
+    // end (or are first claimed), so neither reads them again.
     let Some(aws) = fixture().await else { return };
     let store = &aws.ports.store;
     let tenant = Tenant::parse("sparse").expect("tenant");
@@ -268,8 +280,22 @@ async fn the_active_index_holds_only_queued_and_running_jobs() {
         .expect("complete"));
     let mut active = vec![jobs[1].id.to_string(), jobs[2].id.to_string()];
     active.sort();
-    assert_eq!(active_index_ids(&aws, &tenant).await, active);
+    assert_eq!(
+        index_ids(&aws, "by-active", "active_tenant", tenant.as_str()).await,
+        active
+    );
     assert_eq!(store.count_active(&tenant).await.expect("count"), 2);
+    // Only the job never claimed is left for the reconciler to look at.
+    assert_eq!(unclaimed_index_ids(&aws).await, [jobs[2].id.to_string()]);
+    assert!(store
+        .requeue(&jobs[1].id, "worker-a")
+        .await
+        .expect("requeue"));
+    assert_eq!(
+        unclaimed_index_ids(&aws).await,
+        [jobs[2].id.to_string()],
+        "a requeued job was claimed once: it had a message"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,7 +346,10 @@ async fn init_adds_the_active_index_to_a_table_made_without_it() {
         .filter_map(|index| index.index_name)
         .collect();
     names.sort();
-    assert_eq!(names, ["by-active", "by-batch", "by-tenant"]);
+    assert_eq!(
+        names,
+        ["by-active", "by-batch", "by-tenant", "by-unclaimed"]
+    );
     // And a store on it counts through the new index (its records are small: no bucket needed).
     let store = DynamoJobStore::new(
         clients.dynamodb.clone(),

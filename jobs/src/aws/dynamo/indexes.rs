@@ -1,6 +1,8 @@
 //! The job table's global secondary indexes, as `soyl init` creates them (and as
 //! `infra/soyl.yaml` declares them): `by-tenant` and `by-batch` project whole items for listings;
-//! `by-active` is sparse and projects only `expires_at`, for counting a tenant's active jobs.
+//! `by-active` is sparse and projects only `expires_at`, for counting a tenant's active jobs;
+//! `by-unclaimed` is sparse, sorted by `created_at` and projects whole items, for the
+//! reconciler.
 //! A table created before an index existed gets it added by [`add_missing`], and is ready once
 //! DynamoDB has backfilled it.
 
@@ -15,10 +17,11 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use std::time::Duration;
 
-/// One index: its name, partition key and projection.
+/// One index: its name, partition and sort keys, and projection.
 struct Index {
     name: &'static str,
     partition: &'static str,
+    sort: &'static str,
     projection: fn() -> Projection,
 }
 
@@ -35,21 +38,30 @@ fn ttl_only() -> Projection {
         .build()
 }
 
-const INDEXES: [Index; 3] = [
+const INDEXES: [Index; 4] = [
     Index {
         name: item::BY_TENANT,
         partition: item::TENANT,
+        sort: item::ID,
         projection: everything,
     },
     Index {
         name: item::BY_BATCH,
         partition: item::TENANT_BATCH,
+        sort: item::ID,
         projection: everything,
     },
     Index {
         name: item::BY_ACTIVE,
         partition: item::ACTIVE_TENANT,
+        sort: item::ID,
         projection: ttl_only,
+    },
+    Index {
+        name: item::BY_UNCLAIMED,
+        partition: item::UNCLAIMED_SHARD,
+        sort: item::CREATED_AT,
+        projection: everything,
     },
 ];
 
@@ -70,14 +82,28 @@ pub(crate) fn key(table: &str, name: &str, kind: KeyType) -> Result<KeySchemaEle
         .map_err(build_error(table))
 }
 
-/// Every key attribute of the table and its indexes (all strings).
+/// Every key attribute of the table and its indexes, once each: strings, but for `created_at`
+/// (milliseconds).
 pub(crate) fn attribute_definitions(table: &str) -> Result<Vec<AttributeDefinition>> {
-    std::iter::once(item::ID)
-        .chain(INDEXES.iter().map(|index| index.partition))
+    let mut names = vec![item::ID];
+    for index in &INDEXES {
+        for name in [index.partition, index.sort] {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+        .into_iter()
         .map(|name| {
+            let kind = if name == item::CREATED_AT {
+                ScalarAttributeType::N
+            } else {
+                ScalarAttributeType::S
+            };
             AttributeDefinition::builder()
                 .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_type(kind)
                 .build()
                 .map_err(build_error(table))
         })
@@ -88,7 +114,7 @@ fn definition(table: &str, index: &Index) -> Result<GlobalSecondaryIndex> {
     GlobalSecondaryIndex::builder()
         .index_name(index.name)
         .key_schema(key(table, index.partition, KeyType::Hash)?)
-        .key_schema(key(table, item::ID, KeyType::Range)?)
+        .key_schema(key(table, index.sort, KeyType::Range)?)
         .projection((index.projection)())
         .build()
         .map_err(build_error(table))
@@ -103,8 +129,9 @@ pub(crate) fn all(table: &str) -> Result<Vec<GlobalSecondaryIndex>> {
 }
 
 /// Adds the indexes that `table` (an existing table) lacks, one at a time as DynamoDB requires,
-/// and waits until each is backfilled and active. Jobs written before `by-active` existed carry
-/// no `active_tenant` and are not counted until their next transition writes it.
+/// and waits until each is backfilled and active. Jobs written before `by-active` and
+/// `by-unclaimed` existed carry neither key, and are not in them until their next transition
+/// writes the item.
 pub(crate) async fn add_missing(client: &Client, table: &str) -> Result<()> {
     for index in &INDEXES {
         if index_status(client, table, index.name).await?.is_some() {
@@ -113,7 +140,7 @@ pub(crate) async fn add_missing(client: &Client, table: &str) -> Result<()> {
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(index.name)
             .key_schema(key(table, index.partition, KeyType::Hash)?)
-            .key_schema(key(table, item::ID, KeyType::Range)?)
+            .key_schema(key(table, index.sort, KeyType::Range)?)
             .projection((index.projection)())
             .build()
             .map_err(build_error(table))?;

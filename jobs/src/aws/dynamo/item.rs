@@ -4,7 +4,9 @@
 //!
 //! A job item: `id` (partition key), `tenant`, `status`, `tenant_batch` (`{tenant}#{batch}`, only
 //! for jobs of a batch), `active_tenant` (the tenant, only while the job is queued or running, so
-//! the `by-active` index holds active jobs alone), `idempotency_key`, `lease_holder`,
+//! the `by-active` index holds active jobs alone), `unclaimed_shard` (`0`-`7` from the id, only
+//! while the job is queued and was never claimed, so `by-unclaimed` holds those alone),
+//! `idempotency_key`, `lease_holder`,
 //! `lease_expires_at` (ms since the
 //! epoch), `created_at` (ms), `expires_at` (TTL, seconds since the epoch), and the whole [`Job`] as
 //! JSON in `record`, or, when that is too large for an item, in S3 with its key in `record_ref`.
@@ -25,6 +27,9 @@ pub(crate) const TENANT_BATCH: &str = "tenant_batch";
 /// The tenant while the job is queued or running, absent once it ended; partition key of
 /// [`BY_ACTIVE`].
 pub(crate) const ACTIVE_TENANT: &str = "active_tenant";
+/// One of [`UNCLAIMED_SHARDS`] shards while the job is queued and was never claimed, absent
+/// otherwise; partition key of [`BY_UNCLAIMED`] (sort key `created_at`).
+pub(crate) const UNCLAIMED_SHARD: &str = "unclaimed_shard";
 pub(crate) const STATUS: &str = "status";
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub(crate) const LEASE_HOLDER: &str = "lease_holder";
@@ -44,6 +49,12 @@ pub(crate) const BY_BATCH: &str = "by-batch";
 /// Sparse index of a tenant's queued and running jobs (keys and `expires_at` only): what a job
 /// quota counts, without reading the jobs that ended.
 pub(crate) const BY_ACTIVE: &str = "by-active";
+/// Sparse index of never-claimed queued jobs across tenants by creation time, in
+/// [`UNCLAIMED_SHARDS`] partitions (so that submits do not all write one index partition): what
+/// the reconciler looks for, without scanning the table.
+pub(crate) const BY_UNCLAIMED: &str = "by-unclaimed";
+/// Partitions of [`BY_UNCLAIMED`].
+pub(crate) const UNCLAIMED_SHARDS: u32 = 8;
 
 /// An item as read from the table.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -111,6 +122,9 @@ pub(crate) fn job_item(job: &Job, record: Record, expires_at: i64) -> Item {
     if !job.status.is_terminal() {
         item.insert(ACTIVE_TENANT.into(), s(job.tenant.as_str()));
     }
+    if job.status == Status::Queued && job.attempts == 0 {
+        item.insert(UNCLAIMED_SHARD.into(), s(unclaimed_shard(job).to_string()));
+    }
     if let Some(key) = &job.idempotency_key {
         item.insert(IDEMPOTENCY_KEY.into(), s(key.as_str()));
     }
@@ -125,6 +139,14 @@ pub(crate) fn job_item(job: &Job, record: Record, expires_at: i64) -> Item {
     item.insert(CREATED_AT.into(), n(millis(job.created_at)));
     item.insert(EXPIRES_AT.into(), n(expires_at));
     item
+}
+
+/// The [`BY_UNCLAIMED`] partition of `job`: its id's last hex digit (random in a UUIDv7), modulo
+/// [`UNCLAIMED_SHARDS`].
+pub(crate) fn unclaimed_shard(job: &Job) -> u32 {
+    let id = job.id.to_string();
+    let last = id.chars().last().and_then(|c| c.to_digit(16)).unwrap_or(0);
+    last % UNCLAIMED_SHARDS
 }
 
 /// The guard of an item as read.
