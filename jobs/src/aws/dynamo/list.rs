@@ -1,11 +1,12 @@
 //! [`crate::JobStore::list`] on DynamoDB: a `Query` of the `by-batch` index (partition
 //! `{tenant}#{batch}`) when a batch is asked for, else of the `by-tenant` index (partition
 //! `tenant`), both sorted by job id (time order); status and TTL are filters. A page is collected
-//! across `Query` calls until it is full or the index has no more, and its cursor is the last job
-//! id, as in the embedded store.
+//! across `Query` calls ([`query::items`]) until it is full or the index has no more, and its
+//! cursor is the last job id, as in the embedded store.
 
-use super::item::{self, Item};
-use super::{sdk_error, DynamoJobStore, BACKEND};
+use super::item;
+use super::query::{self, IndexQuery};
+use super::DynamoJobStore;
 use crate::{Job, ListFilter, Page, Result, Tenant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -53,38 +54,16 @@ pub(super) async fn list(
         values.insert(":status".into(), item::status_value(status));
         filters.push("#status = :status".into());
     }
-    let filter_expression = filters.join(" AND ");
-
-    let mut items: Vec<Item> = Vec::new();
-    let mut start: Option<HashMap<String, AttributeValue>> = None;
-    loop {
-        // Limit counts items read before the filter: never read past what would fill the page,
-        // so the page ends exactly at its last job.
-        let want = limit - items.len();
-        let output = store
-            .client
-            .query()
-            .table_name(store.table.as_ref())
-            .index_name(index)
-            .key_condition_expression(&key_condition)
-            .filter_expression(&filter_expression)
-            .set_expression_attribute_names(Some(names.clone()))
-            .set_expression_attribute_values(Some(values.clone()))
-            .scan_index_forward(true)
-            .limit(i32::try_from(want).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| {
-                let context = format!("table {} index {index} tenant {tenant}", store.table);
-                sdk_error::map(BACKEND, "list jobs", &context, e)
-            })?;
-        items.extend(output.items.unwrap_or_default());
-        start = output.last_evaluated_key.filter(|key| !key.is_empty());
-        if items.len() >= limit || start.is_none() {
-            break;
-        }
-    }
+    let query = IndexQuery {
+        index,
+        key_condition,
+        filter: filters.join(" AND "),
+        names,
+        values,
+        operation: "list jobs",
+        about: format!("tenant {tenant}"),
+    };
+    let items = query::items(store, &query, limit).await?;
     let mut jobs: Vec<Job> = Vec::with_capacity(items.len());
     for found in &items {
         jobs.push(store.decode(found).await?);

@@ -19,6 +19,7 @@ mod active;
 pub(crate) mod indexes;
 pub(crate) mod item;
 mod list;
+mod query;
 mod unclaimed;
 
 use super::bucket::Bucket;

@@ -8,9 +8,9 @@
 //! which the workers' IAM role did not even allow.
 
 use super::item::{self, Item};
-use super::{sdk_error, DynamoJobStore, BACKEND};
+use super::query::{self, IndexQuery};
+use super::DynamoJobStore;
 use crate::{Job, Result};
-use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -45,50 +45,25 @@ async fn oldest_in_shard(
     before: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<Item>> {
-    let names = HashMap::from([
-        ("#shard".to_owned(), item::UNCLAIMED_SHARD.to_owned()),
-        ("#created_at".to_owned(), item::CREATED_AT.to_owned()),
-        ("#expires_at".to_owned(), item::EXPIRES_AT.to_owned()),
-    ]);
-    let values = HashMap::from([
-        (":shard".to_owned(), item::s(shard.to_string())),
-        (":before".to_owned(), item::n(item::millis(before))),
-        (
-            ":now".to_owned(),
-            item::n(OffsetDateTime::now_utc().unix_timestamp()),
-        ),
-    ]);
-    let mut items: Vec<Item> = Vec::new();
-    let mut start: Option<HashMap<String, AttributeValue>> = None;
-    loop {
-        let want = limit - items.len();
-        let output = store
-            .client
-            .query()
-            .table_name(store.table.as_ref())
-            .index_name(item::BY_UNCLAIMED)
-            .key_condition_expression("#shard = :shard AND #created_at < :before")
-            .filter_expression("#expires_at > :now")
-            .set_expression_attribute_names(Some(names.clone()))
-            .set_expression_attribute_values(Some(values.clone()))
-            .scan_index_forward(true)
-            .limit(i32::try_from(want).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| {
-                let context = format!(
-                    "table {} index {} shard {shard}",
-                    store.table,
-                    item::BY_UNCLAIMED
-                );
-                sdk_error::map(BACKEND, "list unclaimed jobs", &context, e)
-            })?;
-        items.extend(output.items.unwrap_or_default());
-        start = output.last_evaluated_key.filter(|key| !key.is_empty());
-        if items.len() >= limit || start.is_none() {
-            items.truncate(limit);
-            return Ok(items);
-        }
-    }
+    let query = IndexQuery {
+        index: item::BY_UNCLAIMED,
+        key_condition: "#shard = :shard AND #created_at < :before".to_owned(),
+        filter: "#expires_at > :now".to_owned(),
+        names: HashMap::from([
+            ("#shard".to_owned(), item::UNCLAIMED_SHARD.to_owned()),
+            ("#created_at".to_owned(), item::CREATED_AT.to_owned()),
+            ("#expires_at".to_owned(), item::EXPIRES_AT.to_owned()),
+        ]),
+        values: HashMap::from([
+            (":shard".to_owned(), item::s(shard.to_string())),
+            (":before".to_owned(), item::n(item::millis(before))),
+            (
+                ":now".to_owned(),
+                item::n(OffsetDateTime::now_utc().unix_timestamp()),
+            ),
+        ]),
+        operation: "list unclaimed jobs",
+        about: format!("shard {shard}"),
+    };
+    query::items(store, &query, limit).await
 }
