@@ -102,8 +102,8 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> 
 }
 
 /// Creates the job table (on-demand capacity) with its indexes (`by-tenant`, `by-batch`,
-/// `by-active`: [`indexes`]), waits until it is active, and turns on TTL on `expires_at`. An
-/// existing table keeps its data; indexes it lacks are added and backfilled.
+/// `by-active`, `by-unclaimed`: [`indexes`]), waits until it is active, and turns on TTL on
+/// `expires_at`. An existing table keeps its data; indexes it lacks are added and backfilled.
 pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
     let build = |e: aws_sdk_dynamodb::error::BuildError| Error::Backend {
         backend: "dynamodb",

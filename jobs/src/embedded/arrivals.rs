@@ -62,8 +62,8 @@ impl Arrivals {
         }
     }
 
-    /// True when a look that found nothing started less than `fresh` ago and nothing has arrived
-    /// in this process since it started.
+    /// True when a look that left the queue empty started less than `fresh` ago and nothing has
+    /// arrived in this process since it started.
     pub(crate) fn recently_empty(&self, fresh: Duration) -> bool {
         let epoch = self.epoch.load(Ordering::Acquire);
         let empty = *self.empty.lock().unwrap_or_else(PoisonError::into_inner);

@@ -6,10 +6,9 @@
 //! for jobs of a batch), `active_tenant` (the tenant, only while the job is queued or running, so
 //! the `by-active` index holds active jobs alone), `unclaimed_shard` (`0`-`7` from the id, only
 //! while the job is queued and was never claimed, so `by-unclaimed` holds those alone),
-//! `idempotency_key`, `lease_holder`,
-//! `lease_expires_at` (ms since the
-//! epoch), `created_at` (ms), `expires_at` (TTL, seconds since the epoch), and the whole [`Job`] as
-//! JSON in `record`, or, when that is too large for an item, in S3 with its key in `record_ref`.
+//! `idempotency_key`, `lease_holder`, `lease_expires_at` (ms since the epoch), `created_at` (ms),
+//! `expires_at` (TTL, seconds since the epoch), and the whole [`Job`] as JSON in `record`, or,
+//! when that is too large for an item, in S3 with its key in `record_ref`.
 //! An idempotency item: `id` = `idem#{tenant}#{key}`, `job_id`, `expires_at`; it has no `tenant`,
 //! so it never shows in the indexes.
 
