@@ -110,11 +110,18 @@ pub(crate) fn attribute_definitions(table: &str) -> Result<Vec<AttributeDefiniti
         .collect()
 }
 
+/// An index's partition and sort keys.
+fn key_schema(table: &str, index: &Index) -> Result<Vec<KeySchemaElement>> {
+    Ok(vec![
+        key(table, index.partition, KeyType::Hash)?,
+        key(table, index.sort, KeyType::Range)?,
+    ])
+}
+
 fn definition(table: &str, index: &Index) -> Result<GlobalSecondaryIndex> {
     GlobalSecondaryIndex::builder()
         .index_name(index.name)
-        .key_schema(key(table, index.partition, KeyType::Hash)?)
-        .key_schema(key(table, index.sort, KeyType::Range)?)
+        .set_key_schema(Some(key_schema(table, index)?))
         .projection((index.projection)())
         .build()
         .map_err(build_error(table))
@@ -139,8 +146,7 @@ pub(crate) async fn add_missing(client: &Client, table: &str) -> Result<()> {
         }
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(index.name)
-            .key_schema(key(table, index.partition, KeyType::Hash)?)
-            .key_schema(key(table, index.sort, KeyType::Range)?)
+            .set_key_schema(Some(key_schema(table, index)?))
             .projection((index.projection)())
             .build()
             .map_err(build_error(table))?;
