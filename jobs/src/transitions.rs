@@ -24,7 +24,8 @@ fn finish(job: &mut Job, status: Status, now: OffsetDateTime) {
     job.lease = None;
 }
 
-/// `queued -> running` under `lease`, or a takeover of a running job whose lease lapsed.
+/// `queued -> running` under `lease`, or a takeover of a running job whose lease lapsed. A claim
+/// by the job's current holder (the same lease, retried) answers `Claimed` and writes nothing.
 pub(crate) fn claim(
     job: Option<Job>,
     lease: &Lease,
@@ -35,6 +36,10 @@ pub(crate) fn claim(
     };
     match (job.status, &job.lease) {
         (status, _) if status.is_terminal() => (None, ClaimOutcome::Terminal(status)),
+        // The holder's claim retried after its reply was lost: the claim it already made.
+        (Status::Running, Some(live)) if live.holder == lease.holder => {
+            (None, ClaimOutcome::Claimed(Box::new(job)))
+        }
         (Status::Running, Some(live)) if live.expires_at > now => {
             (None, ClaimOutcome::Busy(live.expires_at))
         }

@@ -304,11 +304,24 @@ async fn receive_round(
         }
     };
     let mut received = Vec::new();
+    let mut failed = None;
     for queue in &order {
         let wanted = cap(queue, slots - received.len());
         if wanted > 0 {
-            received.extend(tag(queue, queue.receive(wanted, Duration::ZERO).await?));
+            // A failed receive on one queue must not drop what the other already handed over:
+            // those messages are invisible now and would only come back after their visibility
+            // timeout, one receive closer to the dead-letter queue.
+            match queue.receive(wanted, Duration::ZERO).await {
+                Ok(deliveries) => received.extend(tag(queue, deliveries)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "receive failed on one of the two queues");
+                    failed = Some(e);
+                }
+            }
         }
+    }
+    if let Some(e) = failed.filter(|_| received.is_empty()) {
+        return Err(e);
     }
     if received.is_empty() {
         // Idle: long-poll the interactive queue whichever queue this round favours, so an
@@ -385,11 +398,10 @@ async fn handle(
         Ok(ClaimOutcome::Terminal(status)) => {
             tracing::debug!(job_id = %id, status = status.as_str(), "duplicate delivery of a finished job");
             ack(shared, queue, &delivery).await;
-            if status == Status::Cancelled {
-                // The job was cancelled while queued: this message is the worker's one sight of
-                // that end.
-                shared.webhooks.job_ended(&delivery.message.tenant, id);
-            }
+            // A job cancelled while queued, or one whose end was written by a worker that died
+            // (or lost the write's reply) before acking and sending its webhook: this message is
+            // the one sight of that end. A webhook already recorded is not sent again.
+            shared.webhooks.job_ended(&delivery.message.tenant, id);
             return;
         }
         Ok(ClaimOutcome::Missing) => {
@@ -413,21 +425,22 @@ async fn handle(
 
     let cancel = CancelToken::new();
     let _registered = ports.in_flight.register(id, cancel.clone());
-    let heartbeat = tokio::spawn(heartbeat(
+    // Aborted when this function returns or unwinds, never detached: a heartbeat that outlived
+    // its job would keep the lease and the message hidden forever. It keeps the lease through
+    // the write of the outcome (which may be retried).
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
         ports.store.clone(),
         queue.clone(),
         delivery.clone(),
         holder.clone(),
         shared.config.lease,
         cancel.clone(),
-    ));
+    )));
     let mut hard_stop = shared.hard_stop.clone();
     let outcome = tokio::select! {
         r = shared.analyzer.analyze(&job, &cancel) => r,
         _ = hard_stop.wait_for(|s| *s) => { cancel.cancel(); Err(Failure::Abandoned) }
     };
-    // The heartbeat keeps the lease through the write of the outcome (which may be retried).
-    let _heartbeat = AbortOnDrop(heartbeat);
 
     match outcome {
         Ok(result) => match retry
