@@ -425,12 +425,36 @@ async fn claim(store: &dyn JobStore, id: &JobId, lease: &Lease) -> Job {
 }
 
 /// Creating twice with one idempotency key stores one job and returns it the second time; the
-/// same key in another tenant is another job.
+/// same key in another tenant is another job. `find_idempotent` finds the job by its key in its
+/// own tenant only.
 pub async fn store_create_is_idempotent(store: &dyn JobStore) {
     let tenant = fresh_tenant();
+    let find = |tenant: Tenant, key: &'static str| async move {
+        ok("find by key", store.find_idempotent(&tenant, key).await).map(|job| job.id)
+    };
+    assert_eq!(
+        find(tenant.clone(), "key-1").await,
+        None,
+        "conformance: no job yet"
+    );
     let mut first = new_job(&tenant);
     first.idempotency_key = Some("key-1".to_owned());
     create(store, &first).await;
+    assert_eq!(
+        find(tenant.clone(), "key-1").await,
+        Some(first.id),
+        "conformance: find_idempotent must find the job by its key"
+    );
+    assert_eq!(
+        find(tenant.clone(), "key-2").await,
+        None,
+        "conformance: another key"
+    );
+    assert_eq!(
+        find(fresh_tenant(), "key-1").await,
+        None,
+        "conformance: another tenant's key"
+    );
     let mut again = new_job(&tenant);
     again.idempotency_key = Some("key-1".to_owned());
     match ok("create again", store.create(&again).await) {
@@ -637,7 +661,7 @@ pub async fn store_refuses_stale_lease_holder(store: &dyn JobStore) {
 }
 
 /// While a lease is live, another claim is refused as busy until the lease's expiry, and the
-/// lease stays with its holder.
+/// lease stays with its holder; the holder's own claim, retried, answers the job as claimed.
 pub async fn store_reports_busy_while_lease_is_live(store: &dyn JobStore) {
     let tenant = fresh_tenant();
     let job = new_job(&tenant);
@@ -667,6 +691,19 @@ pub async fn store_reports_busy_while_lease_is_live(store: &dyn JobStore) {
         stored.attempts, 1,
         "conformance: a refused claim counts no attempt"
     );
+    // The holder's own claim again (a retry after a lost reply) is the same claim, not Busy.
+    match ok(
+        "claim retried by its holder",
+        store.claim(&job.id, &a).await,
+    ) {
+        ClaimOutcome::Claimed(again) => {
+            assert_eq!(
+                again.attempts, 1,
+                "conformance: a retried claim counts no attempt"
+            )
+        }
+        other => panic!("conformance: the holder's retried claim should be Claimed, got {other:?}"),
+    }
 }
 
 /// The holder can hand a job back to the queue; then it has no lease and the next claim works.

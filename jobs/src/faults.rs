@@ -360,6 +360,12 @@ impl<S: JobStore + ?Sized> JobStore for Faulty<S> {
             .run("store.count_active", tenant.to_string(), no, call)
             .await
     }
+    async fn find_idempotent(&self, tenant: &Tenant, key: &str) -> Result<Option<Job>> {
+        let call = self.inner.find_idempotent(tenant, key);
+        (self.faults)
+            .run("store.find_idempotent", tenant.to_string(), no, call)
+            .await
+    }
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
         let call = self.inner.record_webhook(id, outcome);
         (self.faults)

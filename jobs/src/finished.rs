@@ -148,6 +148,9 @@ impl JobStore for SignallingStore {
     async fn count_active(&self, tenant: &Tenant) -> Result<u64> {
         self.inner.count_active(tenant).await
     }
+    async fn find_idempotent(&self, tenant: &Tenant, key: &str) -> Result<Option<Job>> {
+        self.inner.find_idempotent(tenant, key).await
+    }
     async fn record_webhook(&self, id: &JobId, outcome: &WebhookOutcome) -> Result<()> {
         self.inner.record_webhook(id, outcome).await
     }

@@ -254,8 +254,25 @@ impl Default for FaceOptions {
 #[serde(default, deny_unknown_fields)]
 pub struct VoiceOptions {
     /// Seconds between window starts (default: the model's window length, i.e. no overlap).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "finite_f32"
+    )]
     pub hop_s: Option<f32>,
+}
+
+/// An optional `f32` that must be finite: a JSON number beyond `f32`'s range would become
+/// infinity, which would be stored as `null` and silently read back as "not set".
+fn finite_f32<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<f32>, D::Error> {
+    match Option::<f64>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(value) if (value as f32).is_finite() => Ok(Some(value as f32)),
+        Some(value) => Err(serde::de::Error::custom(format!(
+            "{value} is out of range for a number of seconds"
+        ))),
+    }
 }
 
 /// How text is cut into spans.

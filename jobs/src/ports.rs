@@ -172,6 +172,10 @@ impl BatchCounts {
 pub trait JobStore: Send + Sync {
     /// Stores a new job; with an idempotency key already used by this tenant, returns that job.
     async fn create(&self, job: &Job) -> Result<CreateOutcome>;
+    /// The tenant's job created under idempotency key `key` (as `create` would find it), if any:
+    /// lets intake answer a replayed request before storing its media again or counting it
+    /// against the job quota.
+    async fn find_idempotent(&self, tenant: &Tenant, key: &str) -> Result<Option<Job>>;
     /// Reads a job of this tenant; another tenant's id reads as `None`.
     async fn get(&self, tenant: &Tenant, id: &JobId) -> Result<Option<Job>>;
     /// `queued -> running` (or takes over a `running` job whose lease lapsed) under `lease`;

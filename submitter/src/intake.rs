@@ -1,15 +1,24 @@
 //! Intake: a validated submission becomes stored media, a job record and a queue message, in
 //! that order, so that a message never names a job without a record, and a record never waits for
-//! media that is not there. If the enqueue fails after the record exists, the record is marked
-//! `failed` (`enqueue_failed`) so it never sits `queued` forever; if even that write fails (or the
-//! process stops in between), the worker's reconciler finds the never-claimed record and sends
-//! its message. Used by the HTTP handlers.
+//! media that is not there.
+//!
+//! A submission with an idempotency key is first looked up by its key: a replay is answered with
+//! the existing job before any media is stored again (and before the caller's quota check). A
+//! replayed job that is queued and was never claimed may lack its message (the first request's
+//! enqueue failed), so its message is sent again; a duplicate message is harmless, since a claim
+//! is a conditional write.
+//!
+//! If the enqueue fails after the record exists, a job without a key is marked `failed`
+//! (`enqueue_failed`) so it never sits `queued` forever; a job with a key stays `queued`, so that
+//! the client's retry with the same key sends it (the 503 says so). If even that write fails, the
+//! process stops in between, or a keyed client never retries, the worker's reconciler finds the
+//! never-claimed record and sends its message. Used by the HTTP handlers and bulk work.
 
 use crate::sniff;
 use bytes::Bytes;
 use soyl_jobs::{
     CreateOutcome, Input, InputKind, Job, JobError, JobOptions, JobQueue, JobStore, MediaKey,
-    MediaStore, Priority, QueueMessage, Tenant,
+    MediaStore, Priority, QueueMessage, Status, Tenant,
 };
 use soyl_worker::Backoff;
 use std::sync::Arc;
@@ -45,6 +54,13 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
 }
 
+/// A submission checked and hashed by [`Intake::prepare`].
+#[derive(Debug)]
+pub struct Prepared {
+    submission: Submission,
+    request_hash: Option<String>,
+}
+
 /// Why intake refused or could not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -54,9 +70,20 @@ pub enum IntakeError {
     /// The idempotency key was used before with a different request.
     #[error("idempotency key already used for job {0} with a different request")]
     IdempotencyConflict(soyl_jobs::JobId),
-    /// The record was written but the message could not be queued; the job was marked failed.
-    #[error("the job could not be queued: {0}")]
-    Enqueue(soyl_jobs::Error),
+    /// The record was written but the message could not be queued. Without an idempotency key
+    /// the job was marked failed; with one it stays queued for the client's retry with that key.
+    #[error("{}", enqueue_message(.job_id, .keyed, .source))]
+    Enqueue {
+        /// The job whose message was refused.
+        job_id: soyl_jobs::JobId,
+        /// Whether the job has an idempotency key (and so waits for a retry).
+        keyed: bool,
+        /// The queue's error.
+        source: soyl_jobs::Error,
+    },
+    /// `options.batch_id` is not 1 to 64 of `A-Z a-z 0-9 _ -`.
+    #[error("options.batch_id: {0}")]
+    BatchId(String),
     /// `options.callback_url` breaks the callback URL rules.
     #[error("options.callback_url: {0}")]
     CallbackUrl(soyl_worker::webhook::WebhookError),
@@ -119,8 +146,8 @@ impl Intake {
         }
     }
 
-    /// Sends the message of a stored job; if that fails, marks the job failed
-    /// (`enqueue_failed`) so it never sits `queued` forever.
+    /// Sends the message of a stored job; if that fails, marks a job without an idempotency key
+    /// failed (`enqueue_failed`) so it never sits `queued` forever.
     pub async fn enqueue(&self, job: &Job) -> Result<(), IntakeError> {
         let message = QueueMessage {
             job_id: job.id,
@@ -128,6 +155,15 @@ impl Intake {
             priority: job.options.priority,
         };
         if let Err(e) = self.queue_for(job.options.priority).send(&message).await {
+            let keyed = job.idempotency_key.is_some();
+            if keyed {
+                tracing::warn!(job_id = %job.id, error = %e, "enqueue failed; the job stays queued for a retry with its idempotency key");
+                return Err(IntakeError::Enqueue {
+                    job_id: job.id,
+                    keyed,
+                    source: e,
+                });
+            }
             let error = JobError::new(
                 "enqueue_failed",
                 format!("the job could not be queued: {e}"),
@@ -139,22 +175,81 @@ impl Intake {
                 // The reconciler (soyl_worker::reconciler) re-sends its message later.
                 tracing::error!(job_id = %job.id, error = %mark, "enqueue failed and the record could not be marked failed; left to the reconciler");
             }
-            return Err(IntakeError::Enqueue(e));
+            return Err(IntakeError::Enqueue {
+                job_id: job.id,
+                keyed,
+                source: e,
+            });
         }
         Ok(())
     }
 
-    /// Stores, records and enqueues a job. Returns the job and whether it is new (false: the
-    /// idempotency key named an existing job, which is returned instead).
-    pub async fn submit(&self, submission: Submission) -> Result<(Job, bool), IntakeError> {
+    /// Checks a submission's callback URL and batch id, and computes its request hash (only when it has an
+    /// idempotency key).
+    pub fn prepare(&self, submission: Submission) -> Result<Prepared, IntakeError> {
         if let Some(url) = &submission.options.callback_url {
             soyl_worker::webhook::callback_url::parse(url, self.allow_http_callbacks)
                 .map_err(IntakeError::CallbackUrl)?;
+        }
+        if let Some(batch_id) = &submission.options.batch_id {
+            crate::bulk::validate_batch_id(batch_id)
+                .map_err(|e| IntakeError::BatchId(e.to_string()))?;
         }
         let request_hash = submission
             .idempotency_key
             .as_ref()
             .map(|_| request_hash(&submission));
+        Ok(Prepared {
+            submission,
+            request_hash,
+        })
+    }
+
+    /// The job an earlier request with this submission's idempotency key created, if any (see
+    /// [`Intake::existing`]); `None` for a submission without a key.
+    pub async fn replay(&self, prepared: &Prepared) -> Result<Option<Job>, IntakeError> {
+        let submission = &prepared.submission;
+        let Some(key) = &submission.idempotency_key else {
+            return Ok(None);
+        };
+        match self.store.find_idempotent(&submission.tenant, key).await? {
+            Some(existing) => Ok(Some(self.existing(existing, &prepared.request_hash).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// An existing job under the submission's key: a conflict if another request made it; else
+    /// the job, its message sent again if it is queued and was never claimed (it may have none).
+    async fn existing(
+        &self,
+        existing: Job,
+        request_hash: &Option<String>,
+    ) -> Result<Job, IntakeError> {
+        if existing.request_hash != *request_hash {
+            return Err(IntakeError::IdempotencyConflict(existing.id));
+        }
+        if existing.status == Status::Queued && existing.attempts == 0 {
+            self.enqueue(&existing).await?;
+        }
+        Ok(existing)
+    }
+
+    /// Replays or submits: [`Intake::replay`], then [`Intake::create`].
+    pub async fn submit(&self, submission: Submission) -> Result<(Job, bool), IntakeError> {
+        let prepared = self.prepare(submission)?;
+        if let Some(job) = self.replay(&prepared).await? {
+            return Ok((job, false));
+        }
+        self.create(prepared).await
+    }
+
+    /// Stores, records and enqueues a job. Returns the job and whether it is new (false: a
+    /// concurrent request with the same idempotency key created it first; that job is returned).
+    pub async fn create(&self, prepared: Prepared) -> Result<(Job, bool), IntakeError> {
+        let Prepared {
+            submission,
+            request_hash,
+        } = prepared;
         let mut job = Job::new(submission.tenant.clone(), Vec::new(), submission.options);
         job.idempotency_key = submission.idempotency_key;
         job.request_hash = request_hash;
@@ -181,16 +276,21 @@ impl Intake {
             });
         }
         if let CreateOutcome::Existing(existing) = self.store.create(&job).await? {
-            // Same key, same request: the same job. Same key, another request: a client bug.
-            if existing.request_hash != job.request_hash {
-                return Err(IntakeError::IdempotencyConflict(existing.id));
-            }
-            return Ok((*existing, false));
+            let existing = self.existing(*existing, &job.request_hash).await?;
+            return Ok((existing, false));
         }
         self.enqueue(&job).await?;
         metrics::counter!(crate::prometheus::JOBS_ACCEPTED).increment(1);
         tracing::info!(job_id = %job.id, tenant = %job.tenant, inputs = job.inputs.len(), "job accepted");
         Ok((job, true))
+    }
+}
+
+fn enqueue_message(job_id: &soyl_jobs::JobId, keyed: &bool, source: &soyl_jobs::Error) -> String {
+    if *keyed {
+        format!("job {job_id} could not be queued ({source}); it is kept: retry with the same Idempotency-Key to queue it")
+    } else {
+        format!("job {job_id} could not be queued ({source}); it was marked failed: submit again")
     }
 }
 

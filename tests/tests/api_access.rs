@@ -142,14 +142,40 @@ async fn a_key_over_its_rate_gets_429_with_retry_after() {
     );
 }
 
+/// Files under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files_under(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_tenant_at_its_job_quota_gets_429() {
+async fn a_tenant_at_its_job_quota_gets_429_but_a_replay_gets_its_job_without_a_new_upload() {
     let dir = temp_dir();
     let server = Server::start(dir.path(), &["--no-worker", "--max-concurrent-jobs", "2"]);
     let client = server.client();
-    for _ in 0..2 {
-        client.submit_ok("happy.jpg", face_photo("happy.jpg")).await;
-    }
+    let keyed = || {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(face_photo("happy.jpg")).file_name("happy.jpg"),
+        );
+        client
+            .http
+            .post(format!("{}/v1/jobs", server.url))
+            .header("Idempotency-Key", "upload-7")
+            .multipart(form)
+    };
+    let (status, first) = client.send(keyed()).await;
+    assert_eq!(status, 202, "{first}");
+    client.submit_ok("happy.jpg", face_photo("happy.jpg")).await;
     let (status, body) = client
         .submit(&[("happy.jpg", face_photo("happy.jpg"))], None)
         .await;
@@ -158,6 +184,25 @@ async fn a_tenant_at_its_job_quota_gets_429() {
         (429, Some("quota_exceeded")),
         "{body}"
     );
+    let media = server.data_dir.join("media");
+    let stored = files_under(&media);
+    assert_eq!(stored, 2, "one object per accepted job");
+    let replay = keyed().send().await.expect("replay");
+    assert_eq!(
+        replay.status().as_u16(),
+        202,
+        "a replay is not counted again"
+    );
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let replayed: serde_json::Value = replay.json().await.expect("json");
+    assert_eq!(replayed["job_id"], first["job_id"]);
+    assert_eq!(files_under(&media), stored, "a replay stores no media");
 }
 
 #[tokio::test(flavor = "multi_thread")]

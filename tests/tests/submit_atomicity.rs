@@ -4,7 +4,8 @@
 //! record refused -> no message, 503; enqueue refused -> the record ends `failed`
 //! (`enqueue_failed`), 503 `enqueue_failed`; enqueue and the failure mark both refused -> the
 //! record stays `queued` until the reconciler re-sends its message, and a worker then completes
-//! it. On both backends.
+//! it. A job with an idempotency key whose enqueue is refused stays `queued` instead, and the
+//! client's retry with the key sends its message. On both backends.
 
 use soyl_jobs::faults::{Faults, Faulty, Outcome};
 use soyl_jobs::{JobQueue, JobStore, ListFilter, MediaStore, Status, Tenant};
@@ -136,6 +137,56 @@ async fn no_step_leaves_a_job_stranded(backend: Backend) {
     assert_eq!(done.status, Status::Succeeded, "{done:?}");
     assert_eq!(worker::terminal_writes(&quiet, &stranded.id), 1);
     println!("{backend:?}: media, record and enqueue faults left nothing queued forever");
+}
+
+async fn a_keyed_job_whose_enqueue_failed_is_queued_by_the_retry(backend: Backend) {
+    let Some(ports) = backends::ports(backend, Duration::from_secs(10), 5).await else {
+        return;
+    };
+    let faults = Arc::new(Faults::default());
+    let intake = intake(&ports, &faults);
+    let keyed = || Submission {
+        idempotency_key: Some("retry-me".into()),
+        ..photo_submission()
+    };
+    faults.always("queue.send", None);
+    let error = intake.submit(keyed()).await.expect_err("enqueue refused");
+    faults.heal();
+    let answer = ApiError::from(error);
+    assert_eq!(
+        (answer.status.as_u16(), answer.code),
+        (503, "enqueue_failed")
+    );
+    assert!(answer.message.contains("retry"), "{}", answer.message);
+    let jobs = jobs_of(ports.store.as_ref()).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status, Status::Queued, "kept for the retry");
+    assert_eq!(ports.queue.depth().await.expect("depth"), 0);
+
+    let (job, created) = intake.submit(keyed()).await.expect("the retry");
+    assert_eq!((job.id, created), (jobs[0].id, false), "the same job");
+    assert_eq!(
+        ports.queue.depth().await.expect("depth"),
+        1,
+        "its message sent"
+    );
+    let sent = faults.count("queue.send", None, Outcome::Done { wrote: true });
+    assert_eq!(sent, 1);
+    assert_eq!(
+        jobs_of(ports.store.as_ref()).await.len(),
+        1,
+        "no second job"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keyed_job_whose_enqueue_failed_is_queued_by_the_retry_embedded() {
+    a_keyed_job_whose_enqueue_failed_is_queued_by_the_retry(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keyed_job_whose_enqueue_failed_is_queued_by_the_retry_aws() {
+    a_keyed_job_whose_enqueue_failed_is_queued_by_the_retry(Backend::Aws).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -120,6 +120,21 @@ fn encode(job: &Job) -> rusqlite::Result<String> {
     })
 }
 
+/// The tenant's job created under idempotency key `key`, if any.
+fn by_idempotency_key(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+    key: &str,
+) -> rusqlite::Result<Option<Job>> {
+    conn.prepare_cached("SELECT id, record FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2")?
+        .query_row(params![tenant, key], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .optional()?
+        .map(|(id, record)| decode(&id, &record))
+        .transpose()
+}
+
 fn decode(id: &str, record: &str) -> rusqlite::Result<Job> {
     serde_json::from_str(record).map_err(|e| {
         abort(Error::Corrupt {
@@ -149,16 +164,7 @@ impl JobStore for SqliteJobStore {
             .call("create job", move |conn| {
                 let tx = write_transaction(conn)?;
                 if let Some(key) = &key {
-                    let existing = tx
-                        .prepare_cached(
-                            "SELECT id, record FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2",
-                        )?
-                        .query_row(params![tenant, key], |row| {
-                            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                        })
-                        .optional()?;
-                    if let Some((existing_id, record)) = existing {
-                        let job = decode(&existing_id, &record)?;
+                    if let Some(job) = by_idempotency_key(&tx, &tenant, key)? {
                         return Ok(CreateOutcome::Existing(Box::new(job)));
                     }
                 }
@@ -180,6 +186,16 @@ impl JobStore for SqliteJobStore {
                 ])?;
                 tx.commit()?;
                 Ok(CreateOutcome::Created)
+            })
+            .await
+    }
+
+    async fn find_idempotent(&self, tenant: &Tenant, key: &str) -> Result<Option<Job>> {
+        let tenant = tenant.as_str().to_owned();
+        let key = key.to_owned();
+        self.db
+            .call("find job by idempotency key", move |conn| {
+                by_idempotency_key(conn, &tenant, &key)
             })
             .await
     }

@@ -104,8 +104,7 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
         return unauthorized("send an API key as `Authorization: Bearer <key>`");
     };
@@ -155,4 +154,27 @@ pub async fn check_quota(state: &AppState, caller: &Caller) -> Result<(), ApiErr
         ));
     }
     Ok(())
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 7235), the token is not.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_the_token_is_kept_as_sent() {
+        assert_eq!(bearer_token("Bearer Key-1"), Some("Key-1"));
+        assert_eq!(bearer_token("bearer Key-1"), Some("Key-1"));
+        assert_eq!(bearer_token("BEARER  Key-1 "), Some("Key-1"));
+        assert_eq!(bearer_token("Basic Key-1"), None);
+        assert_eq!(bearer_token("BearerKey-1"), None);
+    }
 }

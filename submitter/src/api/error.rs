@@ -99,9 +99,14 @@ impl From<IntakeError> for ApiError {
             IntakeError::IdempotencyConflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", e.to_string())
             }
-            IntakeError::Enqueue(_) => ApiError::new(
+            IntakeError::Enqueue { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "enqueue_failed",
+                e.to_string(),
+            ),
+            IntakeError::BatchId(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_options",
                 e.to_string(),
             ),
             IntakeError::CallbackUrl(_) => ApiError::new(

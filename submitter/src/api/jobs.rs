@@ -87,8 +87,15 @@ pub async fn submit(
         options: parts.options.unwrap_or_default(),
         idempotency_key,
     };
-    check_quota(&state, &caller).await?;
-    let (job, created) = state.intake.submit(submission).await?;
+    // A replay answers with its job before the quota is counted or any media stored again.
+    let prepared = state.intake.prepare(submission)?;
+    let (job, created) = match state.intake.replay(&prepared).await? {
+        Some(job) => (job, false),
+        None => {
+            check_quota(&state, &caller).await?;
+            state.intake.create(prepared).await?
+        }
+    };
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (
         StatusCode::ACCEPTED,

@@ -12,8 +12,9 @@ use soyl_jobs::JobOptions;
 #[serde(deny_unknown_fields)]
 struct Body {
     inputs: Vec<InputSpec>,
+    /// Parsed on its own, so that a bad option is `invalid_options`, as in a multipart form.
     #[serde(default)]
-    options: JobOptions,
+    options: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -39,9 +40,14 @@ pub fn read(bytes: &[u8], max_inputs: usize, max_text_bytes: usize) -> Result<Pa
     for text in &texts {
         super::multipart::check_text(text, max_text_bytes)?;
     }
+    let options = match body.options {
+        Some(value) => serde_json::from_value::<JobOptions>(value)
+            .map_err(super::multipart::invalid_options)?,
+        None => JobOptions::default(),
+    };
     Ok(Parts {
         files: Vec::new(),
         texts,
-        options: Some(body.options),
+        options: Some(options),
     })
 }

@@ -9,6 +9,7 @@ mod jobs;
 pub mod json_body;
 pub mod multipart;
 pub mod openapi;
+mod plain_errors;
 pub mod schema;
 mod seed;
 mod wait;
@@ -82,7 +83,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::prometheus::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs))
+        .fallback(plain_errors::unknown_route)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(plain_errors::as_json))
         .with_state(state)
 }
 

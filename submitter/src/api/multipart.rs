@@ -1,6 +1,7 @@
-//! Reading a `multipart/form-data` job submission: `file` parts (one or more; any part with a
+//! Reading a `multipart/form-data` job submission: `file` parts (one or more; any other part with a
 //! file name counts as a file), `text` parts (inline text inputs), and at most one `options` part
-//! holding the job options as JSON. Also the limits both submission forms share.
+//! holding the job options as JSON. `options` and `text` keep their meaning when the client sends
+//! them with a file name (`curl -F options=@opts.json`, Python `requests`' `files=`). Also the limits both submission forms share.
 
 use super::error::ApiError;
 use crate::intake::Upload;
@@ -25,6 +26,15 @@ pub fn too_many_inputs(max_inputs: usize) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_many_inputs",
         format!("a job holds at most {max_inputs} inputs"),
+    )
+}
+
+/// 422 `invalid_options` for options that do not fit the schema (whichever form sent them).
+pub fn invalid_options(e: serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_options",
+        format!("options: {e}"),
     )
 }
 
@@ -75,7 +85,7 @@ async fn read_parts(
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field.file_name().map(str::to_owned);
         match (name.as_str(), filename) {
-            ("options", None) => {
+            ("options", _) => {
                 if parts.options.is_some() {
                     return Err(ApiError::bad_request(
                         "invalid_options",
@@ -83,16 +93,11 @@ async fn read_parts(
                     ));
                 }
                 let bytes = field.bytes().await?;
-                let options = serde_json::from_slice::<JobOptions>(&bytes).map_err(|e| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_options",
-                        format!("options: {e}"),
-                    )
-                })?;
+                let options =
+                    serde_json::from_slice::<JobOptions>(&bytes).map_err(invalid_options)?;
                 parts.options = Some(options);
             }
-            ("text", None) => {
+            ("text", _) => {
                 let text = field.text().await?;
                 check_text(&text, max_text_bytes)?;
                 parts.texts.push(text);

@@ -169,10 +169,14 @@ pub struct JobOptionsView {
     /// Scheduling class (default `interactive`).
     #[schema(required = false)]
     pub priority: PriorityName,
-    /// Where to POST the record when the job ends: `https://` to a public host (`--allow-http-callbacks` for `http://`).
-    #[schema(pattern = "^https://[a-z0-9.-]+\\.[a-z]{2,}(/[a-zA-Z0-9/._-]*)?$")]
+    /// Where to POST the record when the job ends: `https://` to a public host (`--allow-http-callbacks` for `http://`; ports and IP addresses of public hosts are accepted too, beyond this pattern's safe subset).
+    #[schema(
+        max_length = 2048,
+        pattern = "^https://[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}(/[a-zA-Z0-9/._~-]*)?(\\?[a-zA-Z0-9=&._~-]*)?$"
+    )]
     pub callback_url: Option<String>,
-    /// The bulk batch this job belongs to.
+    /// The bulk batch this job belongs to: 1 to 64 of `A-Z a-z 0-9 _ -`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub batch_id: Option<String>,
     /// Client data, returned as given.
     #[schema(value_type = Object, required = false)]

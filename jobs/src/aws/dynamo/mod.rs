@@ -252,7 +252,10 @@ impl DynamoJobStore {
     /// The live job an idempotency item names, if both exist.
     async fn idempotent_job(&self, tenant: &Tenant, key: &str) -> Result<Option<Job>> {
         let idem = self
-            .read_item("create job", &item::idempotency_id(tenant, key))
+            .read_item(
+                "find job by idempotency key",
+                &item::idempotency_id(tenant, key),
+            )
             .await?;
         let Some(job_id) = idem.as_ref().and_then(|i| item::get_s(i, item::JOB_ID)) else {
             return Ok(None);
@@ -346,6 +349,10 @@ impl JobStore for DynamoJobStore {
             .await
             .map_err(|e| sdk_error::map(BACKEND, "create job", &self.context(&id), e))?;
         Ok(CreateOutcome::Created)
+    }
+
+    async fn find_idempotent(&self, tenant: &Tenant, key: &str) -> Result<Option<Job>> {
+        self.idempotent_job(tenant, key).await
     }
 
     async fn get(&self, tenant: &Tenant, id: &JobId) -> Result<Option<Job>> {
