@@ -293,6 +293,11 @@ pub struct WorkerArgs {
     /// Seconds in-flight jobs get to finish on SIGTERM before they are released for redelivery.
     #[arg(long, env = "SOYL_STOP_TIMEOUT_S", default_value_t = 30)]
     pub stop_timeout_s: u64,
+    /// Seconds one attempt at a job may run (media reads and analysis) before it is abandoned
+    /// and released for redelivery, as a transient failure (after `--max-receives` deliveries
+    /// the job ends `dead_lettered`); 0: no limit.
+    #[arg(long, env = "SOYL_JOB_TIMEOUT_S", default_value_t = 600)]
+    pub job_timeout_s: u64,
     /// First retry delay after a transient failure, in milliseconds: doubles per attempt (per
     /// delivery for redeliveries, per try for store and queue calls), jittered within the upper
     /// half of each step.

@@ -239,6 +239,7 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
         receive_wait: Duration::from_secs(1),
         max_media_bytes: args.limits.max_upload_bytes as u64,
         stop_timeout: Duration::from_secs(w.stop_timeout_s),
+        job_timeout: (w.job_timeout_s > 0).then(|| Duration::from_secs(w.job_timeout_s)),
         retry: Backoff {
             base: Duration::from_millis(w.retry_base_ms),
             max: Duration::from_millis(w.retry_max_ms.max(w.retry_base_ms)),

@@ -51,6 +51,7 @@ pub fn config(worker_id: &str, lease: Duration, retry_base: Duration) -> WorkerC
         receive_wait: Duration::from_millis(100),
         max_media_bytes: 1 << 24,
         stop_timeout: Duration::from_secs(5),
+        job_timeout: None,
         retry: Backoff {
             base: retry_base,
             max: retry_base * 8,

@@ -100,6 +100,10 @@ pub struct WorkerConfig {
     pub max_media_bytes: u64,
     /// Time in-flight jobs get to finish after shutdown starts.
     pub stop_timeout: Duration,
+    /// Longest one attempt at a job may run (media reads and analysis) before it is abandoned
+    /// as a transient failure and released for redelivery (None: no limit). A hung model run or
+    /// a stalled media read would otherwise keep the job `running`, its lease renewed, forever.
+    pub job_timeout: Option<Duration>,
     /// Retries after transient failures: redelivery delays (step = deliveries so far), in-place
     /// retries of store and queue calls, and receive loops whose queue keeps failing.
     pub retry: Backoff,
@@ -437,9 +441,22 @@ async fn handle(
         cancel.clone(),
     )));
     let mut hard_stop = shared.hard_stop.clone();
+    let time_limit = async {
+        match shared.config.job_timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
         r = shared.analyzer.analyze(&job, &cancel) => r,
         _ = hard_stop.wait_for(|s| *s) => { cancel.cancel(); Err(Failure::Abandoned) }
+        _ = time_limit => {
+            cancel.cancel();
+            Err(Failure::Transient(format!(
+                "the attempt ran past the job time limit ({:?})",
+                shared.config.job_timeout.unwrap_or_default()
+            )))
+        }
     };
 
     match outcome {

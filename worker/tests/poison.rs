@@ -98,6 +98,7 @@ async fn a_poison_job_is_dead_lettered_after_max_receives_and_its_neighbours_suc
         receive_wait: Duration::from_millis(200),
         max_media_bytes: 1 << 24,
         stop_timeout: Duration::from_secs(5),
+        job_timeout: None,
         retry: soyl_worker::Backoff {
             base: Duration::from_millis(100),
             max: Duration::from_secs(1),

@@ -5,6 +5,7 @@
 //! [`super::Webhooks`]; tests call it directly with an injected resolver.
 
 use super::signature::{self, Secret};
+use super::slots::Slots;
 use super::ssrf::{Guard, Target};
 use super::{callback_url, WebhookError};
 use reqwest::header::{HeaderValue, CONTENT_TYPE, LOCATION, USER_AGENT};
@@ -64,6 +65,8 @@ pub struct Deliverer {
     guard: Guard,
     secret: Secret,
     retry: RetryPolicy,
+    /// Taken for each attempt (None: no limit).
+    slots: Option<Slots>,
 }
 
 impl Deliverer {
@@ -73,7 +76,15 @@ impl Deliverer {
             guard,
             secret,
             retry,
+            slots: None,
         }
+    }
+
+    /// Runs each attempt within `slots` (a slot is held for the attempt only, not between
+    /// attempts).
+    pub fn with_slots(mut self, slots: Slots) -> Self {
+        self.slots = Some(slots);
+        self
     }
 
     /// Delivers `event` to `callback_url` until a 2xx answer, a final failure, or the last
@@ -88,7 +99,13 @@ impl Deliverer {
         let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 1;
         loop {
-            let result = self.attempt(&url, event, &delivery_id).await;
+            let result = {
+                let _slot = match &self.slots {
+                    Some(slots) => Some(slots.acquire(&host).await),
+                    None => None,
+                };
+                self.attempt(&url, event, &delivery_id).await
+            };
             let retry = match &result {
                 Ok(_) => false,
                 Err(e) => e.is_retryable() && attempt < max_attempts,

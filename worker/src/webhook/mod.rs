@@ -8,7 +8,8 @@
 //! - [`resolver`]: host name resolution, injectable for tests;
 //! - [`ssrf`]: the guard (rules + resolution + address check, pinned addresses);
 //! - [`signature`]: `Soyl-Signature` (HMAC-SHA256 over `"{t}.{body}"`);
-//! - [`delivery`]: one delivery, with retries and manual redirects.
+//! - [`delivery`]: one delivery, with retries and manual redirects;
+//! - [`slots`]: requests in flight at once, in all (64) and per host (8), held per attempt.
 //!
 //! Delivery is at least once per terminal event handled in this process, and not durable: a
 //! delivery in progress when the process stops is lost (its job then shows no `webhook`).
@@ -19,20 +20,24 @@ mod error;
 pub mod ip_policy;
 pub mod resolver;
 pub mod signature;
+pub mod slots;
 pub mod ssrf;
 
 pub use delivery::{Deliverer, Event, RetryPolicy};
 pub use error::WebhookError;
 pub use resolver::{Resolver, SystemResolver};
 pub use signature::Secret;
+pub use slots::Slots;
 pub use ssrf::{Guard, GuardPolicy};
 
 use soyl_jobs::{JobId, JobStore, Status, Tenant};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
-/// Deliveries in progress at once; more wait for a slot (their jobs are already finished).
-const MAX_CONCURRENT_DELIVERIES: usize = 64;
+/// Webhook requests in flight at once; more wait for a slot (their jobs are already finished).
+const MAX_CONCURRENT_REQUESTS: usize = 64;
+
+/// Webhook requests in flight at once to one host.
+const MAX_REQUESTS_PER_HOST: usize = 8;
 
 /// Webhook settings (filled from the binary's command line).
 #[derive(Debug, Clone)]
@@ -69,7 +74,6 @@ impl Default for WebhookConfig {
 pub struct Webhooks {
     store: Arc<dyn JobStore>,
     deliverer: Deliverer,
-    slots: Arc<Semaphore>,
 }
 
 impl Webhooks {
@@ -78,8 +82,8 @@ impl Webhooks {
         let guard = Guard::new(config.policy, Arc::new(SystemResolver));
         Webhooks {
             store,
-            deliverer: Deliverer::new(guard, config.secret, config.retry),
-            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES)),
+            deliverer: Deliverer::new(guard, config.secret, config.retry)
+                .with_slots(Slots::new(MAX_CONCURRENT_REQUESTS, MAX_REQUESTS_PER_HOST)),
         }
     }
 
@@ -112,9 +116,6 @@ impl Webhooks {
         let event = Event {
             name: event_name(job.status).to_owned(),
             body: job.public_json().to_string().into_bytes(),
-        };
-        let Ok(_slot) = self.slots.acquire().await else {
-            return;
         };
         let outcome = self.deliverer.deliver(url, &event).await;
         if outcome.delivered {
