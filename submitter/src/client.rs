@@ -23,14 +23,20 @@ fn client(server: &ServerArgs) -> anyhow::Result<(reqwest::Client, String)> {
 
 async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
     let status = response.status();
-    let body: Value = response
-        .json()
+    let text = response
+        .text()
         .await
-        .context("reading the server's answer")?;
+        .with_context(|| format!("reading the server's answer ({status})"))?;
     if !status.is_success() {
-        bail!("server answered {status}: {body}");
+        // A proxy or load balancer in front may answer in plain text or HTML.
+        bail!("server answered {status}: {}", text.trim());
     }
-    Ok(body)
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the server's answer ({status}) is not JSON: {}",
+            text.trim()
+        )
+    })
 }
 
 /// `soyl submit`: prints the job id, or the finished record with `--wait`.

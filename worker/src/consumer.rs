@@ -234,9 +234,20 @@ async fn poll(
         // message's invisibility: a message redelivered after a crash then finds its lease gone
         // and is claimed, instead of spending one of its receives on a `Busy` release.
         let asked = OffsetDateTime::now_utc();
-        let received = tokio::select! {
-            r = receive_round(&shared, round, permits.len()) => r,
-            _ = shutdown.wait_for(|s| *s) => break,
+        let receive = receive_round(&shared, round, permits.len());
+        tokio::pin!(receive);
+        let finished = tokio::select! {
+            r = &mut receive => Some(r),
+            _ = shutdown.wait_for(|s| *s) => None,
+        };
+        // A receive under way at shutdown may already have taken messages (SQS answered, or the
+        // database committed): dropping it would leave them invisible for a visibility timeout
+        // and spend one of their receives. It ends within one long-poll wait; what it got runs
+        // like any other in-flight job under the stop timeout.
+        let stopping = finished.is_none();
+        let received = match finished {
+            Some(received) => received,
+            None => receive.await,
         };
         match received {
             Ok(deliveries) => {
@@ -265,6 +276,9 @@ async fn poll(
                     _ = shutdown.wait_for(|s| *s) => break,
                 }
             }
+        }
+        if stopping {
+            break;
         }
     }
     tasks
