@@ -69,6 +69,10 @@ def test_api_role_sends_but_never_consumes():
     assert "sqs:SendMessage" in g
     assert not {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} & set(g)
     assert "ModelsPrefix" not in str(g.get("s3:GetObject", []))
+    # Media it reads back: the tenants' uploads only (named by JSON jobs), never jobs' inputs.
+    media_reads = [r for r in g["s3:GetObject"] if "MediaPrefix" in str(r)]
+    assert all("/uploads/*" in str(r) or "checkpoint.json" in str(r) for r in media_reads)
+    assert any("/uploads/*" in str(r) for r in media_reads)
 
 
 def test_every_checkov_skip_is_justified():

@@ -1367,6 +1367,34 @@ pub async fn media_refuses_over_max_bytes(media: &dyn MediaStore) {
     );
 }
 
+/// `head` reads the first bytes and tells the whole size, for objects longer and shorter than
+/// asked and for an empty one; a missing key is not found, as for `get`.
+pub async fn media_head_reads_the_start_and_the_size(media: &dyn MediaStore) {
+    let key = fresh_key();
+    let bytes = Bytes::from((0..5000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    ok("put", media.put(&key, bytes.clone(), None).await);
+    let (head, size) = ok("head", media.head(&key, 64).await);
+    assert_eq!(
+        (head, size),
+        (bytes.slice(..64), 5000),
+        "conformance: the first 64 bytes and the size"
+    );
+    let (head, size) = ok("head past the end", media.head(&key, 10_000).await);
+    assert_eq!(
+        (head, size),
+        (bytes, 5000),
+        "conformance: a short object whole"
+    );
+    let empty = fresh_key();
+    ok("put empty", media.put(&empty, Bytes::new(), None).await);
+    let (head, size) = ok("head of empty", media.head(&empty, 64).await);
+    assert_eq!((head.len(), size), (0, 0), "conformance: an empty object");
+    match media.head(&fresh_key(), 64).await {
+        Err(Error::NotFound { what, .. }) => assert_eq!(what, "media"),
+        other => panic!("conformance: head of a missing key should be NotFound, got {other:?}"),
+    }
+}
+
 /// A key nothing was put under is not found.
 pub async fn media_missing_is_not_found(media: &dyn MediaStore) {
     let key = fresh_key();

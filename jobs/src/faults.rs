@@ -400,6 +400,12 @@ impl<M: MediaStore + ?Sized> MediaStore for Faulty<M> {
             .run("media.get", key.to_string(), no, call)
             .await
     }
+    async fn head(&self, key: &MediaKey, n: usize) -> Result<(Bytes, u64)> {
+        let call = self.inner.head(key, n);
+        (self.faults)
+            .run("media.head", key.to_string(), no, call)
+            .await
+    }
     async fn presign_put(&self, key: &MediaKey, ttl: Duration) -> Result<Option<String>> {
         let call = self.inner.presign_put(key, ttl);
         (self.faults)

@@ -19,6 +19,20 @@ impl MediaKey {
         MediaKey(format!("{tenant}/{job}/{index}"))
     }
 
+    /// The key of a client's upload `id` (`POST /v1/uploads`): `{tenant}/uploads/{id}`, apart
+    /// from every job's own inputs (`{tenant}/{job id}/{index}`).
+    pub fn for_upload(tenant: &str, id: &uuid::Uuid) -> Self {
+        MediaKey(format!("{tenant}/uploads/{id}"))
+    }
+
+    /// Whether this is the key of one of `tenant`'s uploads (what a job may name as an input).
+    pub fn is_upload_of(&self, tenant: &str) -> bool {
+        self.0
+            .strip_prefix(tenant)
+            .and_then(|rest| rest.strip_prefix("/uploads/"))
+            .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
+    }
+
     /// Validates a key: segments of `[A-Za-z0-9._=-]`, separated by `/`, none empty, `.` or `..`.
     pub fn parse(value: &str) -> Result<Self> {
         let invalid = |reason| Error::Invalid {
@@ -76,6 +90,19 @@ mod tests {
     fn generated_keys_are_valid() {
         let key = MediaKey::for_input("acme", &JobId::new(), 3);
         assert_eq!(MediaKey::parse(key.as_str()).expect("valid"), key);
+    }
+
+    #[test]
+    fn an_upload_key_belongs_to_its_tenant_only() {
+        let id = uuid::Uuid::now_v7();
+        let key = MediaKey::for_upload("acme", &id);
+        assert_eq!(MediaKey::parse(key.as_str()).expect("valid"), key);
+        assert!(key.is_upload_of("acme"));
+        assert!(!key.is_upload_of("acm"));
+        assert!(!key.is_upload_of("other"));
+        assert!(!MediaKey::for_input("acme", &JobId::new(), 0).is_upload_of("acme"));
+        let not_an_id = MediaKey::parse("acme/uploads/x").expect("valid key");
+        assert!(!not_an_id.is_upload_of("acme"));
     }
 
     #[test]

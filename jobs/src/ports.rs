@@ -65,6 +65,9 @@ pub trait MediaStore: Send + Sync {
     async fn put(&self, key: &MediaKey, bytes: Bytes, content_type: Option<&str>) -> Result<()>;
     /// Reads the bytes under `key`, refusing with [`crate::Error::TooLarge`] above `max_bytes`.
     async fn get(&self, key: &MediaKey, max_bytes: u64) -> Result<Bytes>;
+    /// The first `n` bytes under `key` (fewer if the object is shorter) and the object's whole
+    /// size, without reading the rest: enough to tell an upload's kind at submit.
+    async fn head(&self, key: &MediaKey, n: usize) -> Result<(Bytes, u64)>;
     /// A URL a client can PUT the bytes to directly, valid for `ttl`; `None` when the backend has
     /// no such thing (the embedded media directory).
     async fn presign_put(&self, key: &MediaKey, ttl: Duration) -> Result<Option<String>>;

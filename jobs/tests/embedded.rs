@@ -216,6 +216,12 @@ async fn media_missing_is_not_found() {
     conformance::media_missing_is_not_found(&media).await;
 }
 
+#[tokio::test]
+async fn media_head_reads_the_start_and_the_size() {
+    let (_dir, media) = media();
+    conformance::media_head_reads_the_start_and_the_size(&media).await;
+}
+
 // What follows is particular to the embedded adapters.
 
 #[tokio::test]

@@ -39,6 +39,15 @@ pub struct Upload {
     pub filename: Option<String>,
 }
 
+/// Media the client uploaded beforehand (`POST /v1/uploads`), named by its key.
+#[derive(Debug, Clone)]
+pub struct StoredInput {
+    /// The upload's media key, as the client sent it (checked at intake).
+    pub media_key: String,
+    /// The client's file name, if it gave one (recorded, never used as a path).
+    pub filename: Option<String>,
+}
+
 /// A job as the client asked for it.
 #[derive(Debug, Clone)]
 pub struct Submission {
@@ -46,7 +55,9 @@ pub struct Submission {
     pub tenant: Tenant,
     /// Files, in order (their inputs come first).
     pub files: Vec<Upload>,
-    /// Inline texts, after the files.
+    /// Uploaded media named by key, after the files.
+    pub stored: Vec<StoredInput>,
+    /// Inline texts, last.
     pub texts: Vec<String>,
     /// Options.
     pub options: JobOptions,
@@ -81,6 +92,10 @@ pub enum IntakeError {
         /// The queue's error.
         source: soyl_jobs::Error,
     },
+    /// A `media_key` input names no upload of this tenant (malformed, another tenant's, a job's
+    /// own input, or nothing stored under it).
+    #[error("media_key {0:?} names no upload of yours: upload with POST /v1/uploads first")]
+    UnknownMedia(String),
     /// `options.batch_id` is not 1 to 64 of `A-Z a-z 0-9 _ -`.
     #[error("options.batch_id: {0}")]
     BatchId(String),
@@ -266,6 +281,10 @@ impl Intake {
                 size,
             });
         }
+        for stored in submission.stored {
+            job.inputs
+                .push(self.stored_input(&job.tenant, stored).await?);
+        }
         for text in submission.texts {
             job.inputs.push(Input {
                 kind: InputKind::Text,
@@ -294,6 +313,36 @@ fn enqueue_message(job_id: &soyl_jobs::JobId, keyed: &bool, source: &soyl_jobs::
     }
 }
 
+impl Intake {
+    /// The input of an upload named by key: it must be one of the tenant's uploads and be
+    /// stored; its kind is sniffed from its first bytes, as for a file part (the rest is never
+    /// read here: on AWS an upload may be far larger than the API's own body limit, and the
+    /// worker applies its media size limit when it reads it).
+    async fn stored_input(
+        &self,
+        tenant: &Tenant,
+        stored: StoredInput,
+    ) -> Result<Input, IntakeError> {
+        let unknown = || IntakeError::UnknownMedia(stored.media_key.clone());
+        let key = MediaKey::parse(&stored.media_key).map_err(|_| unknown())?;
+        if !key.is_upload_of(tenant.as_str()) {
+            return Err(unknown());
+        }
+        let (head, size) = match self.media.head(&key, sniff::HEAD_BYTES).await {
+            Ok(head) => head,
+            Err(soyl_jobs::Error::NotFound { .. }) => return Err(unknown()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Input {
+            kind: sniff::kind_of(&head),
+            media_key: Some(key),
+            text: None,
+            filename: stored.filename,
+            size,
+        })
+    }
+}
+
 /// SHA-256 over everything that defines a submission (files, texts, options), for telling a
 /// retried request from a different one under the same idempotency key.
 fn request_hash(submission: &Submission) -> String {
@@ -302,6 +351,11 @@ fn request_hash(submission: &Submission) -> String {
     for upload in &submission.files {
         hash.update((upload.bytes.len() as u64).to_le_bytes());
         hash.update(&upload.bytes);
+    }
+    for stored in &submission.stored {
+        hash.update(b"media_key:");
+        hash.update((stored.media_key.len() as u64).to_le_bytes());
+        hash.update(stored.media_key.as_bytes());
     }
     for text in &submission.texts {
         hash.update((text.len() as u64).to_le_bytes());

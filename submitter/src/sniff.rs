@@ -4,6 +4,9 @@
 
 use soyl_jobs::InputKind;
 
+/// How many leading bytes [`kind_of`] looks at (an ID3 tag's header, a container's magic).
+pub const HEAD_BYTES: usize = 64;
+
 /// The input kind the bytes look like.
 pub fn kind_of(bytes: &[u8]) -> InputKind {
     if looks_like_audio(bytes) {

@@ -85,6 +85,7 @@ store_test!(store_lists_unclaimed_jobs_across_tenants);
 media_test!(media_round_trip);
 media_test!(media_refuses_over_max_bytes);
 media_test!(media_missing_is_not_found);
+media_test!(media_head_reads_the_start_and_the_size);
 
 // What follows is particular to the AWS adapters.
 

@@ -31,6 +31,7 @@ fn photo_submission() -> Submission {
             bytes: soyl_tests::face_photo("happy.jpg").into(),
             filename: Some("happy.jpg".into()),
         }],
+        stored: Vec::new(),
         texts: Vec::new(),
         options: Default::default(),
         idempotency_key: None,

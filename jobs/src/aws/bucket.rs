@@ -4,6 +4,8 @@
 
 use super::sdk_error;
 use crate::{Error, Result};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -78,18 +80,7 @@ impl Bucket {
             .key(key)
             .send()
             .await
-            .map_err(|e| {
-                let missing = sdk_error::code(&e).is_some_and(|c| c == "NoSuchKey")
-                    || sdk_error::http_status(&e) == Some(404);
-                if missing {
-                    Error::NotFound {
-                        what,
-                        key: shown_key.to_owned(),
-                    }
-                } else {
-                    sdk_error::map(BACKEND, "get", &self.context(key), e)
-                }
-            })?;
+            .map_err(|e| self.get_error(e, key, what, shown_key))?;
         let too_large = |size: u64| Error::TooLarge {
             key: shown_key.to_owned(),
             size,
@@ -115,6 +106,78 @@ impl Bucket {
             return Err(too_large(size));
         }
         Ok(bytes)
+    }
+
+    /// The first `n` bytes of the object under `key` (a ranged GET: the rest is never sent) and
+    /// the object's size. A missing object is [`Error::NotFound`] of `what`.
+    pub(crate) async fn head(
+        &self,
+        key: &str,
+        n: usize,
+        what: &'static str,
+        shown_key: &str,
+    ) -> Result<(Bytes, u64)> {
+        let answer = self
+            .client
+            .get_object()
+            .bucket(self.name.as_ref())
+            .key(key)
+            .range(format!("bytes=0-{}", n.max(1) - 1))
+            .send()
+            .await;
+        let output = match answer {
+            Ok(output) => output,
+            // A range of an empty object is not satisfiable.
+            Err(e)
+                if sdk_error::code(&e).is_some_and(|c| c == "InvalidRange")
+                    || sdk_error::http_status(&e) == Some(416) =>
+            {
+                return Ok((Bytes::new(), 0));
+            }
+            Err(e) => return Err(self.get_error(e, key, what, shown_key)),
+        };
+        // `bytes 0-63/12345`: the size follows the slash; without a range the length is it.
+        let size = output
+            .content_range()
+            .and_then(|range| range.rsplit_once('/'))
+            .and_then(|(_, size)| size.parse::<u64>().ok())
+            .or_else(|| output.content_length().and_then(|n| u64::try_from(n).ok()));
+        let mut bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Transient {
+                backend: BACKEND,
+                operation: "get",
+                message: format!("{}: reading the body: {e}", self.context(key)),
+            })?
+            .into_bytes();
+        bytes.truncate(n);
+        let size = size.unwrap_or(bytes.len() as u64);
+        Ok((bytes, size))
+    }
+
+    /// A failed GET as this crate's error: a missing object is [`Error::NotFound`] of `what`.
+    fn get_error<E>(
+        &self,
+        e: SdkError<E, HttpResponse>,
+        key: &str,
+        what: &'static str,
+        shown_key: &str,
+    ) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let missing = sdk_error::code(&e).is_some_and(|c| c == "NoSuchKey")
+            || sdk_error::http_status(&e) == Some(404);
+        if missing {
+            Error::NotFound {
+                what,
+                key: shown_key.to_owned(),
+            }
+        } else {
+            sdk_error::map(BACKEND, "get", &self.context(key), e)
+        }
     }
 
     /// A URL that accepts one `PUT` of the object under `key` for `ttl` (at most 7 days).

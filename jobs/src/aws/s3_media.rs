@@ -43,6 +43,12 @@ impl MediaStore for S3Media {
             .await
     }
 
+    async fn head(&self, key: &MediaKey, n: usize) -> Result<(Bytes, u64)> {
+        self.bucket
+            .head(&self.object_key(key), n, "media", key.as_str())
+            .await
+    }
+
     async fn presign_put(&self, key: &MediaKey, ttl: Duration) -> Result<Option<String>> {
         self.bucket
             .presign_put(&self.object_key(key), ttl)

@@ -129,13 +129,13 @@ fn write_atomically(path: &Path, bytes: &[u8], sync: &GroupSync) -> Result<()> {
 }
 
 /// Reads `path` if it is at most `max_bytes`, judging by the open file's size before reading.
-fn read_limited(path: &Path, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {
+/// The object's file, open, and its size. Size and bytes come from one open file: a put renames
+/// a new file into place, so the file read cannot change size underneath.
+fn open_object(path: &Path, key: &MediaKey) -> Result<(File, u64)> {
     let not_found = || Error::NotFound {
         what: "media",
         key: key.to_string(),
     };
-    // Size and bytes come from one open file: a put renames a new file into place, so the
-    // file read here cannot change size underneath.
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found()),
@@ -145,7 +145,21 @@ fn read_limited(path: &Path, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {
     if !metadata.is_file() {
         return Err(not_found());
     }
-    let size = metadata.len();
+    Ok((file, metadata.len()))
+}
+
+/// The first `n` bytes of the object and its size.
+fn read_head(path: &Path, key: &MediaKey, n: usize) -> Result<(Bytes, u64)> {
+    let (file, size) = open_object(path, key)?;
+    let mut bytes = Vec::with_capacity(n.min(usize::try_from(size).unwrap_or(n)));
+    file.take(n as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("get", path, &e))?;
+    Ok((Bytes::from(bytes), size))
+}
+
+fn read_limited(path: &Path, key: &MediaKey, max_bytes: u64) -> Result<Bytes> {
+    let (file, size) = open_object(path, key)?;
     if size > max_bytes {
         return Err(Error::TooLarge {
             key: key.to_string(),
@@ -180,6 +194,12 @@ impl MediaStore for MediaDir {
         let path = self.path_of(key);
         let key = key.clone();
         blocking("get", move || read_limited(&path, &key, max_bytes)).await
+    }
+
+    async fn head(&self, key: &MediaKey, n: usize) -> Result<(Bytes, u64)> {
+        let path = self.path_of(key);
+        let key = key.clone();
+        blocking("get", move || read_head(&path, &key, n)).await
     }
 
     async fn presign_put(&self, _key: &MediaKey, _ttl: Duration) -> Result<Option<String>> {

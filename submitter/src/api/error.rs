@@ -82,6 +82,11 @@ impl From<soyl_jobs::Error> for ApiError {
         match e {
             E::Invalid { .. } => ApiError::bad_request("invalid_request", e.to_string()),
             E::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::TooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                e.to_string(),
+            ),
             E::Transient { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "backend_unavailable",
@@ -102,6 +107,11 @@ impl From<IntakeError> for ApiError {
             IntakeError::Enqueue { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "enqueue_failed",
+                e.to_string(),
+            ),
+            IntakeError::UnknownMedia(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_media_key",
                 e.to_string(),
             ),
             IntakeError::BatchId(_) => ApiError::new(

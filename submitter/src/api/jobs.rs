@@ -57,7 +57,7 @@ pub async fn submit(
              ({\"inputs\": [{\"text\": \"...\"}], \"options\": {...}})",
         ));
     };
-    if parts.files.is_empty() && parts.texts.is_empty() {
+    if parts.files.is_empty() && parts.stored.is_empty() && parts.texts.is_empty() {
         return Err(ApiError::bad_request(
             "no_inputs",
             "send at least one file or text part",
@@ -83,6 +83,7 @@ pub async fn submit(
     let submission = Submission {
         tenant: caller.tenant.clone(),
         files: parts.files,
+        stored: parts.stored,
         texts: parts.texts,
         options: parts.options.unwrap_or_default(),
         idempotency_key,
@@ -96,21 +97,25 @@ pub async fn submit(
             state.intake.create(prepared).await?
         }
     };
-    let location = format!("/v1/jobs/{}", job.id);
-    let mut response = (
-        StatusCode::ACCEPTED,
-        Json(json!({"job_id": job.id, "status": job.status, "links": {"self": location}})),
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
+    let mut response = accepted(&job.id, job.status);
     if !created {
         response
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// `202 {"job_id", "status", "links": {"self"}}` with a `Location` header: where to poll a job
+/// that has not ended.
+pub fn accepted(id: &JobId, status: Status) -> Response {
+    let location = format!("/v1/jobs/{id}");
+    let body = json!({"job_id": id, "status": status, "links": {"self": location}});
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// Query of `GET /v1/jobs/{id}`.

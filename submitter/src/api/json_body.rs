@@ -1,9 +1,12 @@
 //! Reading a JSON job submission (`Content-Type: application/json`):
-//! `{"inputs": [{"text": "..."}, ...], "options": {...}}`. Text is the input that needs no upload;
-//! media goes in multipart form parts.
+//! `{"inputs": [{"text": "..."}, {"media_key": "...", "filename": "..."}, ...], "options": {...}}`.
+//! Text needs no upload; media is either uploaded beforehand (`POST /v1/uploads`, then named by
+//! its `media_key`) or sent in multipart form parts. The job's inputs are the media keys in
+//! order, then the texts in order.
 
 use super::error::ApiError;
 use super::multipart::Parts;
+use crate::intake::StoredInput;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use soyl_jobs::JobOptions;
@@ -17,10 +20,13 @@ struct Body {
     options: Option<serde_json::Value>,
 }
 
+/// One input: exactly one of `text` and `media_key` (with an optional `filename`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InputSpec {
-    text: String,
+    text: Option<String>,
+    media_key: Option<String>,
+    filename: Option<String>,
 }
 
 /// Parses and validates a JSON submission.
@@ -36,9 +42,29 @@ pub fn read(bytes: &[u8], max_inputs: usize, max_text_bytes: usize) -> Result<Pa
     if body.inputs.len() > max_inputs {
         return Err(super::multipart::too_many_inputs(max_inputs));
     }
-    let texts: Vec<String> = body.inputs.into_iter().map(|i| i.text).collect();
-    for text in &texts {
-        super::multipart::check_text(text, max_text_bytes)?;
+    let mut texts = Vec::new();
+    let mut stored = Vec::new();
+    for (index, input) in body.inputs.into_iter().enumerate() {
+        match (input.text, input.media_key, input.filename) {
+            (Some(text), None, None) => {
+                super::multipart::check_text(&text, max_text_bytes)?;
+                texts.push(text);
+            }
+            (None, Some(media_key), filename) => stored.push(StoredInput {
+                media_key,
+                filename,
+            }),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!(
+                        "inputs[{index}]: give either `text`, or `media_key` (and optionally \
+                         `filename`)"
+                    ),
+                ))
+            }
+        }
     }
     let options = match body.options {
         Some(value) => serde_json::from_value::<JobOptions>(value)
@@ -47,6 +73,7 @@ pub fn read(bytes: &[u8], max_inputs: usize, max_text_bytes: usize) -> Result<Pa
     };
     Ok(Parts {
         files: Vec::new(),
+        stored,
         texts,
         options: Some(options),
     })

@@ -12,13 +12,14 @@ pub mod openapi;
 mod plain_errors;
 pub mod schema;
 mod seed;
+mod uploads;
 mod wait;
 
 pub use batches::BulkApi;
 
 use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use soyl_jobs::{JobQueue, JobStore};
 use std::collections::BTreeMap;
@@ -66,6 +67,8 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/jobs", post(jobs::submit).get(jobs::list_jobs))
         .route("/v1/jobs/{id}", get(jobs::get_job).delete(jobs::cancel_job))
+        .route("/v1/uploads", post(uploads::create_upload))
+        .route("/v1/uploads/{id}", put(uploads::put_upload))
         .route("/v1/batches", post(batches::create_batch))
         .route("/v1/batches/{id}", get(batches::get_batch))
         .route("/getEmotionState", post(seed::get_emotion_state))

@@ -14,6 +14,8 @@ use soyl_jobs::JobOptions;
 pub struct Parts {
     /// Files, in order.
     pub files: Vec<Upload>,
+    /// Uploads named by key (JSON bodies only), in order.
+    pub stored: Vec<crate::intake::StoredInput>,
     /// Texts, in order.
     pub texts: Vec<String>,
     /// Options, if sent.

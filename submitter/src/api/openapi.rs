@@ -2,7 +2,7 @@
 //! shapes in [`super::schema`]), served at `/openapi.json`, and a Swagger UI page at `/docs`.
 
 use super::schema::*;
-use super::{batches, health, jobs, seed, AppState};
+use super::{batches, health, jobs, seed, uploads, AppState};
 use axum::extract::State;
 use axum::response::Html;
 use axum::Json;
@@ -17,12 +17,14 @@ use utoipa::{Modify, OpenApi};
     info(title = "soyl", description = "Asynchronous multimodal emotion inference: submit jobs, poll results."),
     paths(
         jobs::submit, jobs::list_jobs, jobs::get_job, jobs::cancel_job,
+        uploads::create_upload, uploads::put_upload,
         batches::create_batch, batches::get_batch,
         seed::get_emotion_state, seed::analyze_face, seed::analyze_voice, seed::analyze_text,
         health::health, health::ready, metrics_doc, openapi_json, docs,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Accepted, Links, JobStatus, InputView, JobRecord, JobList, TextInput,
+        MediaKeyInput, JsonInput, UploadTicket, UploadStored,
         JsonSubmission, MultipartSubmission, Module, EmotionStateRequest, FusedSource, FusedState,
         AnalyzeTextRequest, FileUpload, JobOptionsView, ModalityName, PriorityName, FaceOptionsView,
         VoiceOptionsView, TextOptionsView, GranularityName, BatchRequest, BatchAccepted, BatchLinks,
@@ -94,9 +96,14 @@ pub async fn openapi_json(State(state): State<AppState>) -> Json<utoipa::openapi
     let mut doc = ApiDoc::openapi();
     if !state.auth.enabled() {
         for item in doc.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 operation.security = None;
             }

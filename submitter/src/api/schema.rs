@@ -120,13 +120,37 @@ pub struct TextInput {
     pub text: String,
 }
 
-/// JSON submission (texts only; media goes in multipart).
+/// An input uploaded beforehand (`POST /v1/uploads`), named by its key.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaKeyInput {
+    /// The `media_key` that `POST /v1/uploads` gave (an unknown or another tenant's key: 422
+    /// `unknown_media_key`).
+    #[schema(example = "default/uploads/01a21753-3d8c-7a11-9a55-6e0e2c6d1f0b")]
+    pub media_key: String,
+    /// The file's name, recorded with the input.
+    #[schema(required = false)]
+    pub filename: Option<String>,
+}
+
+/// One input of a JSON submission.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum JsonInput {
+    /// Inline text.
+    Text(TextInput),
+    /// Uploaded media.
+    Media(MediaKeyInput),
+}
+
+/// JSON submission: texts and uploaded media named by key (the job's inputs are the media
+/// first, then the texts, each in order); files can also go in multipart.
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonSubmission {
     /// Inputs: 1 to `--max-inputs` (default 16).
     #[schema(min_items = 1, max_items = 16)]
-    pub inputs: Vec<TextInput>,
+    pub inputs: Vec<JsonInput>,
     /// Options.
     #[schema(required = false)]
     pub options: JobOptionsView,
@@ -169,9 +193,9 @@ pub struct JobOptionsView {
     /// Scheduling class (default `interactive`).
     #[schema(required = false)]
     pub priority: PriorityName,
-    /// Where to POST the record when the job ends: `https://` to a public host (`--allow-http-callbacks` for `http://`; ports and IP addresses of public hosts are accepted too, beyond this pattern's safe subset).
+    /// Where to POST the record when the job ends: `https://` to a public host (`--allow-http-callbacks` for `http://`; ports and IP addresses of public hosts are accepted too, beyond this pattern's safe subset; at most 2048 bytes once normalised, e.g. with the `/` an empty path gets).
     #[schema(
-        max_length = 2048,
+        max_length = 2047,
         pattern = "^https://[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}(/[a-zA-Z0-9/._~-]*)?(\\?[a-zA-Z0-9=&._~-]*)?$"
     )]
     pub callback_url: Option<String>,
@@ -365,4 +389,28 @@ pub struct BatchAccepted {
     pub started: bool,
     /// Where to poll.
     pub links: BatchLinks,
+}
+
+/// Where to upload media ahead of a job (`POST /v1/uploads`).
+#[derive(Serialize, ToSchema)]
+pub struct UploadTicket {
+    /// The key a JSON job names the media by (`{"media_key": ...}`).
+    #[schema(example = "default/uploads/01a21753-3d8c-7a11-9a55-6e0e2c6d1f0b")]
+    pub media_key: String,
+    /// Where to send the bytes: absolute (a presigned S3 URL: no API key) or a path on this API
+    /// (send the API key).
+    pub upload_url: String,
+    /// `PUT`.
+    pub method: String,
+    /// Seconds the URL stays valid.
+    pub expires_in_s: u64,
+}
+
+/// An upload stored (`PUT /v1/uploads/{id}`).
+#[derive(Serialize, ToSchema)]
+pub struct UploadStored {
+    /// The key a JSON job names the media by.
+    pub media_key: String,
+    /// Bytes stored.
+    pub size: u64,
 }

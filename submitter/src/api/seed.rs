@@ -6,7 +6,7 @@
 
 use super::auth::{check_quota, Caller};
 use super::error::ApiError;
-use super::jobs::with_timing_headers;
+use super::jobs::{accepted, with_timing_headers};
 #[allow(unused_imports)] // used by the OpenAPI attributes
 use super::schema::*;
 use super::wait::until_terminal;
@@ -170,6 +170,7 @@ async fn submit_and_wait(
     let submission = Submission {
         tenant: caller.tenant.clone(),
         files,
+        stored: Vec::new(),
         texts,
         options,
         idempotency_key: None,
@@ -182,10 +183,7 @@ async fn submit_and_wait(
             let response = (StatusCode::OK, Json(current.public_json())).into_response();
             Ok(with_timing_headers(&current, response))
         }
-        _ => {
-            let location = format!("/v1/jobs/{}", job.id);
-            let body = json!({"job_id": job.id, "status": "queued", "links": {"self": location}});
-            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
-        }
+        // Still queued or running when the deadline passed: where to poll, as POST /v1/jobs.
+        current => Ok(accepted(&job.id, current.map_or(job.status, |c| c.status))),
     }
 }
