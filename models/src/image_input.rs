@@ -55,7 +55,7 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<DynamicImage, InputE
             format!("{format:?} images are not supported: use JPEG, PNG or WebP"),
         ));
     }
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    if format == ImageFormat::Jpeg && !crate::jpeg_end::jpeg_is_complete(bytes) {
         return Err(InputError::new(
             "image_corrupt",
             "JPEG image is truncated: its last scan has no end-of-image marker",
@@ -99,18 +99,6 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<DynamicImage, InputE
     Ok(img)
 }
 
-/// True when an end-of-image marker (`FF D9`) follows the last start-of-scan (`FF DA`). The JPEG
-/// decoder fills a truncated scan with grey instead of failing, so truncation is checked here.
-/// In entropy-coded data `FF` is always followed by `00` or a restart marker, so `FF D9` after the
-/// last scan header can only be the real end of the image.
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
-    match (last(0xDA), last(0xD9)) {
-        (Some(sos), Some(eoi)) => eoi > sos,
-        _ => false,
-    }
-}
-
 fn too_large(dims: Option<(u32, u32)>, limits: &ImageLimits) -> InputError {
     let declared = dims.map_or_else(
         || "its declared size".to_owned(),
@@ -128,20 +116,6 @@ fn too_large(dims: Option<(u32, u32)>, limits: &ImageLimits) -> InputError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jpeg_completeness_needs_an_end_marker_after_the_last_scan() {
-        assert!(jpeg_is_complete(&[
-            0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0x00, 0xFF, 0xD9
-        ]));
-        assert!(!jpeg_is_complete(&[
-            0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0x00
-        ]));
-        // An embedded thumbnail's end marker before the main scan does not count.
-        assert!(!jpeg_is_complete(&[
-            0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xDA, 1, 2
-        ]));
-    }
 
     #[test]
     fn empty_and_unknown_bytes_have_their_own_codes() {

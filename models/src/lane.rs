@@ -228,7 +228,13 @@ impl<B: Batcher> Lane<B> {
                 flume::TrySendError::Disconnected(_) => self.stopped(),
             })
         })?;
-        self.answer(answer).await
+        let answered = self.answer(answer).await;
+        // The lane drops a cancelled caller's items without answering them: that is the
+        // caller's own cancellation, not a stopped lane (which a worker would retry).
+        if answered.is_err() && cancel.is_cancelled() {
+            return Err(Arc::new(ModelError::Abandoned));
+        }
+        answered
     }
 
     /// Runs every item of one caller (a photo's faces, a document's chunks) and answers in input

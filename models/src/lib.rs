@@ -18,6 +18,7 @@ mod error;
 pub mod face;
 pub mod fusion;
 pub mod image_input;
+mod jpeg_end;
 pub mod lane;
 pub mod manifest;
 mod permits;

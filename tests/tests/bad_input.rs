@@ -97,7 +97,18 @@ async fn each_bad_upload_fails_with_its_code_and_the_service_keeps_serving() {
             .as_str()
             .is_some_and(|m| !m.is_empty()));
     }
-    let id = client.submit_ok("happy.jpg", happy).await;
+    let id = client.submit_ok("happy.jpg", happy.clone()).await;
+    let job = client.wait(&id, Duration::from_secs(60)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(faces(&job)[0]["top"], "happy");
+
+    // A motion photo: a video after the image's end, whose bytes hold scan markers after its
+    // last end marker. The image is whole; what follows it is not the image's.
+    let mut motion = happy;
+    motion.extend_from_slice(b"\0\0\0\x18ftypmp42");
+    motion.extend(noise(4096));
+    motion.extend_from_slice(&[0xFF, 0xD9, 0x12, 0xFF, 0xDA, 0x00, 0x08, 0x34]);
+    let id = client.submit_ok("motion.jpg", motion).await;
     let job = client.wait(&id, Duration::from_secs(60)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(faces(&job)[0]["top"], "happy");

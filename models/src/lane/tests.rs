@@ -125,6 +125,15 @@ async fn a_cancelled_caller_stops_after_its_wave() {
     assert!(matches!(err, ModelError::Abandoned), "{err}");
 }
 
+#[tokio::test]
+async fn a_cancelled_callers_single_item_is_abandoned_not_a_stopped_lane() {
+    let lane = Lane::spawn_replicas(vec![SlowDoubler], narrow()).unwrap();
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = lane.infer(1, true, &cancel).await.expect_err("cancelled");
+    assert!(matches!(*err, ModelError::Abandoned), "{err}");
+}
+
 /// Answers each item with the thread that ran it, after `pause` per batch; counts its drops.
 struct Recorder {
     pause: Duration,

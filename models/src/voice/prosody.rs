@@ -49,13 +49,19 @@ pub fn track(samples: &[f32], rate: u32) -> Vec<Frame> {
         .map(|c| c.iter().sum::<f32>() / c.len() as f32)
         .collect();
     let low_rate = rate as f32 / factor as f32;
-    let hop = (f64::from(low_rate) * HOP_S).round().max(1.0) as usize;
+    // Frame `i` starts at the sample nearest `i * HOP_S`: at rates where 10 ms is no whole number
+    // of samples (44.1 kHz decimates to 8,820 Hz: 88.2 per frame) a fixed integer step would
+    // drift from the clock that segments and summaries read the track by (0.23% at 44.1 kHz,
+    // 1.4 s over ten minutes).
+    let per_frame = (f64::from(low_rate) * HOP_S).max(1.0);
+    let start = |i: usize| ((i as f64 * per_frame).round() as usize).min(low.len());
+    let frames = (low.len() as f64 / per_frame - 1e-6).ceil().max(0.0) as usize;
     let frame_len = pitch::frame_len(low_rate);
     let mut scratch = Vec::new();
-    (0..low.len().div_ceil(hop))
+    (0..frames)
         .map(|i| {
-            let at = i * hop;
-            let block = &low[at..(at + hop).min(low.len())];
+            let at = start(i);
+            let block = &low[at..start(i + 1)];
             let power =
                 block.iter().map(|&s| f64::from(s * s)).sum::<f64>() / block.len().max(1) as f64;
             let f0 = if to_dbfs(power) > VOICED_MIN_DBFS {
@@ -132,4 +138,38 @@ pub fn round1(x: f64) -> f64 {
 /// Rounds to 3 decimals.
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frame `i` covers `[i * HOP_S, (i + 1) * HOP_S)` at every rate, so a burst's frames are
+    /// found where the clock says, even ten minutes in at 44.1 kHz.
+    #[test]
+    fn frames_keep_time_at_rates_where_10_ms_is_no_whole_number_of_samples() {
+        for rate in [44_100u32, 22_050, 16_000] {
+            let seconds = 600.0;
+            let mut samples = vec![0.0f32; (seconds * f64::from(rate)) as usize];
+            let (from, to) = (598.0, 599.0);
+            let burst = (from * f64::from(rate)) as usize..(to * f64::from(rate)) as usize;
+            samples[burst].iter_mut().for_each(|s| *s = 0.5);
+            let frames = track(&samples, rate);
+            assert_eq!(
+                frames.len(),
+                (seconds / HOP_S).round() as usize,
+                "{rate} Hz"
+            );
+            let loud = |i: usize| frames[i].dbfs() > -20.0;
+            let inside = frame_range(frames.len(), from, to);
+            assert!(
+                inside.clone().all(loud),
+                "{rate} Hz: every frame of the burst"
+            );
+            assert!(
+                !loud(inside.start - 1) && !loud(inside.end),
+                "{rate} Hz: and no other"
+            );
+        }
+    }
 }

@@ -13,15 +13,16 @@ pub struct WavFormat {
     pub sample_rate: u32,
 }
 
-/// The `fmt ` chunk of a RIFF/WAVE file; `None` when `bytes` is not one or the chunk is not
-/// within the first few chunks.
+/// The `fmt ` chunk of a RIFF/WAVE file, wherever it is among the chunks (as symphonia finds it
+/// however many come first); `None` when `bytes` is not one or has no such chunk.
 pub fn wav_format(bytes: &[u8]) -> Option<WavFormat> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return None;
     }
     let mut at = 12usize;
-    // Bounded walk: hostile files can chain empty chunks; `fmt ` comes first in practice.
-    for _ in 0..16 {
+    // Each step moves at least 8 bytes, so the walk ends within the file however many (empty)
+    // chunks a hostile file chains.
+    loop {
         let header = bytes.get(at..at + 8)?;
         let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
         if &header[0..4] == b"fmt " {
@@ -36,7 +37,6 @@ pub fn wav_format(bytes: &[u8]) -> Option<WavFormat> {
             .checked_add(size)?
             .checked_add(size & 1)?;
     }
-    None
 }
 
 #[cfg(test)]
@@ -56,5 +56,22 @@ mod tests {
         );
         assert_eq!(wav_format(b"ID3\x04"), None);
         assert_eq!(wav_format(b"RIFF\0\0\0\0WAVEjunk\xff\xff\xff\xff"), None);
+    }
+
+    #[test]
+    fn a_fmt_chunk_after_many_others_is_still_found() {
+        let mut wav = b"RIFF\0\0\0\0WAVE".to_vec();
+        for _ in 0..40 {
+            wav.extend_from_slice(b"junk\0\0\0\0");
+        }
+        wav.extend_from_slice(b"fmt \x10\0\0\0\x01\0\x01\0\0\0\0\0");
+        wav.extend_from_slice(&[0; 8]);
+        assert_eq!(
+            wav_format(&wav),
+            Some(WavFormat {
+                channels: 1,
+                sample_rate: 0
+            })
+        );
     }
 }
