@@ -517,7 +517,8 @@ pub struct ReprocessArgs {
     #[command(flatten)]
     /// Storage backend (the same settings as `soyl serve`).
     pub backend: BackendArgs,
-    /// Largest object read from an `s3://` source, in bytes; larger ones are counted as errors.
+    /// Largest object read from a source (`s3://` or a directory), in bytes; larger ones are
+    /// counted as errors and never read.
     #[arg(long, default_value_t = 20 * 1024 * 1024)]
     pub max_object_bytes: u64,
     /// Tenant that owns the jobs.

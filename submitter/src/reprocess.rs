@@ -54,13 +54,14 @@ pub async fn run(args: ReprocessArgs) -> anyhow::Result<()> {
     outcome.with_context(|| format!("enqueueing batch {}", spec.batch_id))?;
     let get = |c: &std::sync::atomic::AtomicU64| Counters::get(c);
     println!(
-        "enqueued {} new, {} already in the batch ({} re-sent), {} skipped, {} errors, of {} listed",
+        "enqueued {} new, {} already in the batch ({} re-sent), {} skipped, {} errors, of {} listed; {} read from the source",
         get(&counters.enqueued),
         get(&counters.existing),
         get(&counters.resent),
         get(&counters.skipped),
         get(&counters.errors),
         get(&counters.listed),
+        get(&counters.read),
     );
     if args.wait {
         watch_batch(

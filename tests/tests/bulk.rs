@@ -244,3 +244,31 @@ fn an_interactive_job_stays_fast_behind_a_bulk_backlog() {
         "interactive latency grew more than 5x"
     );
 }
+
+/// A file over `--max-object-bytes` is counted as an error without being read, and the rest of
+/// the directory is reprocessed.
+#[test]
+fn a_file_over_the_object_limit_is_an_error_and_the_rest_runs() {
+    let _serial = serial();
+    let dir = temp_dir();
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(&source).expect("source dir");
+    std::fs::write(source.join("happy.jpg"), face_photo("happy.jpg")).expect("photo");
+    std::fs::write(source.join("huge.jpg"), vec![0xFFu8; 2_000_000]).expect("big file");
+    let data = dir.path().join("data");
+    let out = Command::new(soyl_binary())
+        .current_dir(repo_root())
+        .arg("reprocess")
+        .arg(&source)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--quiet", "--max-object-bytes", "1000000"])
+        .output()
+        .expect("running soyl reprocess");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("enqueued 1 new") && stdout.contains("1 errors, of 2 listed"),
+        "{stdout}"
+    );
+}

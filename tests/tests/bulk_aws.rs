@@ -124,6 +124,8 @@ async fn an_s3_prefix_is_reprocessed_once_on_the_bulk_queue_and_a_rerun_enqueues
     let again = soyl(&env, &["reprocess", &source, "--quiet"]);
     assert_eq!(enqueued(&again), 0, "{again}");
     assert!(again.contains("(0 re-sent)"), "{again}");
+    // Every object's ETag names its job: none is downloaded again.
+    assert!(again.contains("0 read from the source"), "{again}");
     assert!(again.contains(&format!("batch {batch}")), "{again}");
 }
 

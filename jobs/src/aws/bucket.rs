@@ -91,16 +91,7 @@ impl Bucket {
             // Dropping the body closes the connection: nothing more is downloaded.
             return Err(too_large(size));
         }
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::Transient {
-                backend: BACKEND,
-                operation: "get",
-                message: format!("{}: reading the body: {e}", self.context(key)),
-            })?
-            .into_bytes();
+        let bytes = self.read_body(output.body, key).await?;
         let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
         if size > max_bytes {
             return Err(too_large(size));
@@ -142,19 +133,20 @@ impl Bucket {
             .and_then(|range| range.rsplit_once('/'))
             .and_then(|(_, size)| size.parse::<u64>().ok())
             .or_else(|| output.content_length().and_then(|n| u64::try_from(n).ok()));
-        let mut bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::Transient {
-                backend: BACKEND,
-                operation: "get",
-                message: format!("{}: reading the body: {e}", self.context(key)),
-            })?
-            .into_bytes();
+        let mut bytes = self.read_body(output.body, key).await?;
         bytes.truncate(n);
         let size = size.unwrap_or(bytes.len() as u64);
         Ok((bytes, size))
+    }
+
+    /// The whole body of a GET (a failure midway is transient).
+    async fn read_body(&self, body: ByteStream, key: &str) -> Result<Bytes> {
+        let collected = body.collect().await.map_err(|e| Error::Transient {
+            backend: BACKEND,
+            operation: "get",
+            message: format!("{}: reading the body: {e}", self.context(key)),
+        })?;
+        Ok(collected.into_bytes())
     }
 
     /// A failed GET as this crate's error: a missing object is [`Error::NotFound`] of `what`.

@@ -55,6 +55,9 @@ pub struct Counters {
     /// Objects that could not be read or queued.
     #[schema(value_type = u64)]
     pub errors: AtomicU64,
+    /// Objects whose bytes were read from the source (a tagged object whose job exists is not).
+    #[schema(value_type = u64)]
+    pub read: AtomicU64,
     /// Set when the run ended (with or without an error).
     #[schema(value_type = bool)]
     pub finished: AtomicBool,
@@ -75,8 +78,11 @@ enum Content<'a> {
     Bytes(&'a [u8]),
 }
 
-/// Enqueues every admitted object of `source` as a job of `spec`'s batch. Per-object failures are
-/// logged and counted; listing and store failures end the run.
+/// Enqueues every admitted object of `source` as a job of `spec`'s batch. Per-object failures
+/// (an unreadable object or sub-directory, one over the size limit, a message the queue kept
+/// refusing) are logged and counted, and the run goes on; failing to list the source at all, and
+/// a store that keeps failing, end it. A run that left any job unsent, or missed part of the
+/// listing, does not mark the batch complete, so the next run over it sends what is missing.
 pub async fn enqueue_batch(
     intake: &Intake,
     source: Arc<dyn Source>,
@@ -98,6 +104,7 @@ pub async fn enqueue_batch(
         checkpoint,
         counters,
         sequence: Mutex::default(),
+        incomplete: AtomicBool::new(false),
     };
     let max = spec.filters.max_items.unwrap_or(u64::MAX);
     let admitted = source
@@ -114,7 +121,7 @@ pub async fn enqueue_batch(
         result?;
     }
     // Only a run over the whole listing vouches for every job of the batch (see the checkpoint).
-    if spec.filters.max_items.is_none() {
+    if spec.filters.max_items.is_none() && !run.incomplete.load(Ordering::Relaxed) {
         checkpoint::complete(media, &spec.tenant, &spec.batch_id, generation).await?;
     }
     Ok(())
@@ -133,6 +140,17 @@ struct Run<'a> {
     counters: &'a Counters,
     /// Sequence numbers handed out and not yet done with.
     sequence: Mutex<Sequence>,
+    /// Set when a job was recorded and left unsent, or part of the listing could not be read.
+    incomplete: AtomicBool,
+}
+
+/// How one object ended.
+enum Done {
+    /// Sent, or no queued job left behind (nothing recorded, or skipped): its number is closed.
+    Closed,
+    /// Its job is recorded and `queued` but the queue refused its message: its number stays
+    /// open, so a later run over the batch sends it (see the checkpoint).
+    Unsent,
 }
 
 /// The sequence numbers of one run's objects.
@@ -159,23 +177,33 @@ impl Run<'_> {
     /// run. Retrying is safe: the create is idempotent and a job of this run's generation that
     /// may be unsent is sent again.
     async fn one(&self, item: Result<SourceObject, BulkError>) -> Result<(), BulkError> {
-        let object = item?;
+        let object = match item {
+            Ok(object) => object,
+            // A sub-directory or entry that cannot be read (a root-owned lost+found, a file
+            // removed mid-walk): the rest of the listing goes on.
+            Err(e @ BulkError::Io { .. }) => {
+                tracing::warn!(error = %e, "part of the listing skipped");
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.incomplete.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         self.counters.listed.fetch_add(1, Ordering::Relaxed);
         let seq = self.open_seq();
-        let outcome = self.with_retries(&object, seq).await;
-        // Done with: sent, or no queued job left behind (nothing recorded, or marked failed).
-        if outcome.is_ok() {
-            self.close_seq(seq).await?;
+        match self.with_retries(&object, seq).await? {
+            Done::Closed => self.close_seq(seq).await?,
+            Done::Unsent => self.incomplete.store(true, Ordering::Relaxed),
         }
-        outcome
+        Ok(())
     }
 
-    async fn with_retries(&self, object: &SourceObject, seq: u64) -> Result<(), BulkError> {
+    async fn with_retries(&self, object: &SourceObject, seq: u64) -> Result<Done, BulkError> {
         let mut delay = RETRY_BASE;
         let mut attempt = 1;
         let failure = loop {
             match self.enqueue(object, seq).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Done::Closed),
                 Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                     tracing::debug!(key = object.key, attempt, error = %e, "retrying an object");
                     tokio::time::sleep(delay).await;
@@ -188,8 +216,9 @@ impl Run<'_> {
         tracing::warn!(key = object.key, error = %failure, "object not enqueued");
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         match failure {
-            BulkError::Io { .. } | BulkError::Intake(_) => Ok(()),
-            BulkError::Store(ref inner) if is_object_error(inner) => Ok(()),
+            BulkError::Intake(crate::intake::IntakeError::Enqueue { .. }) => Ok(Done::Unsent),
+            BulkError::Io { .. } | BulkError::Intake(_) => Ok(Done::Closed),
+            BulkError::Store(ref inner) if is_object_error(inner) => Ok(Done::Closed),
             other => Err(other),
         }
     }
@@ -241,7 +270,7 @@ impl Run<'_> {
         let (identity, bytes) = match &object.etag {
             Some(tag) => (self.identity(object, Content::Tag(tag)), None),
             None => {
-                let bytes = self.source.fetch(&object.key).await?;
+                let bytes = self.fetch(object).await?;
                 (self.identity(object, Content::Bytes(&bytes)), Some(bytes))
             }
         };
@@ -251,28 +280,46 @@ impl Run<'_> {
         }
         let bytes = match bytes {
             Some(bytes) => bytes,
-            None => self.source.fetch(&object.key).await?,
+            None => {
+                // Identity known from the tag: a job this batch already has needs no download
+                // (a resumed run over a large prefix would otherwise copy every object again).
+                let key = idempotency_key(self.spec, &identity);
+                let store = self.intake.store();
+                if let Some(existing) = store.find_idempotent(&self.spec.tenant, &key).await? {
+                    return self.existing(&existing).await;
+                }
+                self.fetch(object).await?
+            }
         };
         let job = self.job(object, &identity, seq, bytes).await?;
-        let counters = self.counters;
         match self.intake.store().create(&job).await? {
             CreateOutcome::Created => {
                 self.intake.enqueue(&job).await?;
-                counters.enqueued.fetch_add(1, Ordering::Relaxed);
+                self.counters.enqueued.fetch_add(1, Ordering::Relaxed);
+                Ok(())
             }
-            CreateOutcome::Existing(existing) => {
-                counters.existing.fetch_add(1, Ordering::Relaxed);
-                let stamp = &existing.options.metadata;
-                let maybe_unsent = existing.status == Status::Queued
-                    && existing.attempts == 0
-                    && self
-                        .checkpoint
-                        .maybe_unsent(stamp[GENERATION].as_u64(), stamp[SEQ].as_u64());
-                if maybe_unsent {
-                    self.intake.enqueue(&existing).await?;
-                    counters.resent.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            CreateOutcome::Existing(existing) => self.existing(&existing).await,
+        }
+    }
+
+    /// The object's bytes, from the source.
+    async fn fetch(&self, object: &SourceObject) -> Result<bytes::Bytes, BulkError> {
+        self.counters.read.fetch_add(1, Ordering::Relaxed);
+        self.source.fetch(&object.key).await
+    }
+
+    /// A job the batch already has: counted, and sent again if it may lack its message.
+    async fn existing(&self, existing: &Job) -> Result<(), BulkError> {
+        self.counters.existing.fetch_add(1, Ordering::Relaxed);
+        let stamp = &existing.options.metadata;
+        let maybe_unsent = existing.status == Status::Queued
+            && existing.attempts == 0
+            && self
+                .checkpoint
+                .maybe_unsent(stamp[GENERATION].as_u64(), stamp[SEQ].as_u64());
+        if maybe_unsent {
+            self.intake.enqueue(existing).await?;
+            self.counters.resent.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -300,7 +347,7 @@ impl Run<'_> {
             ..JobOptions::default()
         };
         let mut job = Job::new(spec.tenant.clone(), Vec::new(), options);
-        job.idempotency_key = Some(format!("bulk:{}:{identity}", spec.batch_id));
+        job.idempotency_key = Some(idempotency_key(spec, identity));
         job.request_hash = Some(identity.to_owned());
         let filename = object.key.rsplit('/').next().map(str::to_owned);
         let is_text = super::extension(&object.key).is_some_and(|e| e.eq_ignore_ascii_case("txt"));
@@ -346,6 +393,11 @@ impl Run<'_> {
 
 /// Source errors about one object (missing since the listing, too large) that skip the object
 /// instead of ending the run.
+/// The idempotency key of the job of the object with `identity` in `spec`'s batch.
+fn idempotency_key(spec: &BatchSpec, identity: &str) -> String {
+    format!("bulk:{}:{identity}", spec.batch_id)
+}
+
 fn is_object_error(e: &soyl_jobs::Error) -> bool {
     matches!(
         e,

@@ -73,7 +73,9 @@ impl BulkError {
     /// Whether the same operation may succeed later (storage throttled or briefly unavailable).
     pub fn is_transient(&self) -> bool {
         match self {
-            BulkError::Store(e) | BulkError::Intake(crate::intake::IntakeError::Store(e)) => {
+            BulkError::Store(e)
+            | BulkError::Intake(crate::intake::IntakeError::Store(e))
+            | BulkError::Intake(crate::intake::IntakeError::Enqueue { source: e, .. }) => {
                 e.is_transient()
             }
             _ => false,

@@ -75,7 +75,7 @@ pub struct Sources {
     pub aws: Option<AwsClients>,
     /// Which local directories may be read.
     pub local: LocalPolicy,
-    /// Largest object an `s3://` source reads.
+    /// Largest object a source reads (`s3://` and local).
     pub max_object_bytes: u64,
 }
 
@@ -95,8 +95,10 @@ impl Sources {
 
     fn local_dir(&self, path: &Path) -> Result<LocalDir, BulkError> {
         match &self.local {
-            LocalPolicy::Any => LocalDir::open(path),
-            LocalPolicy::Under(root) => LocalDir::open(&confine(root, path)?),
+            LocalPolicy::Any => LocalDir::open(path, self.max_object_bytes),
+            LocalPolicy::Under(root) => {
+                LocalDir::open(&confine(root, path)?, self.max_object_bytes)
+            }
             LocalPolicy::NoRoot => Err(BulkError::LocalSourceDisabled),
             LocalPolicy::Unsupported => Err(BulkError::UnsupportedSource(
                 "this backend takes s3://bucket/prefix sources only".to_owned(),

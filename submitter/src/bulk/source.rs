@@ -48,11 +48,13 @@ const LISTING_BUFFER: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
+    /// Largest file read (larger ones are per-object errors, never read into memory).
+    max_bytes: u64,
 }
 
 impl LocalDir {
-    /// The directory `root` (must exist).
-    pub fn open(root: &Path) -> Result<LocalDir, BulkError> {
+    /// The directory `root` (must exist); files over `max_bytes` are refused without being read.
+    pub fn open(root: &Path, max_bytes: u64) -> Result<LocalDir, BulkError> {
         let root = root
             .canonicalize()
             .map_err(|e| BulkError::io(root, "opening the source directory", e))?;
@@ -62,7 +64,7 @@ impl LocalDir {
                 root.display()
             )));
         }
-        Ok(LocalDir { root })
+        Ok(LocalDir { root, max_bytes })
     }
 }
 
@@ -84,10 +86,17 @@ impl Source for LocalDir {
 
     async fn fetch(&self, key: &str) -> Result<Bytes, BulkError> {
         let path = self.root.join(key);
-        tokio::fs::read(&path)
-            .await
-            .map(Bytes::from)
-            .map_err(|e| BulkError::io(&path, "reading a source object", e))
+        let io = |e| BulkError::io(&path, "reading a source object", e);
+        let size = tokio::fs::metadata(&path).await.map_err(io)?.len();
+        if size > self.max_bytes {
+            return Err(BulkError::Store(soyl_jobs::Error::TooLarge {
+                key: key.to_owned(),
+                size,
+                limit: self.max_bytes,
+            }));
+        }
+        let bytes = tokio::fs::read(&path).await.map_err(io)?;
+        Ok(Bytes::from(bytes))
     }
 }
 
@@ -98,7 +107,10 @@ fn walk(root: &Path, tx: &Sender) {
     match std::fs::read_dir(root) {
         Ok(dir) => stack.push(dir),
         Err(e) => {
-            let _ = tx.blocking_send(Err(BulkError::io(root, "listing", e)));
+            // The root itself: nothing can be listed, and the run ends (a sub-directory's
+            // failure is an `Io` error that the run counts and goes past).
+            let reason = format!("listing {}: {e}", root.display());
+            let _ = tx.blocking_send(Err(BulkError::SourceUnreadable(reason)));
             return;
         }
     }
