@@ -199,8 +199,8 @@ impl Intake {
         Ok(())
     }
 
-    /// Checks a submission's callback URL and batch id, and computes its request hash (only when it has an
-    /// idempotency key).
+    /// Checks a submission's callback URL and batch id, and computes its request hash (only when
+    /// it has an idempotency key).
     pub fn prepare(&self, submission: Submission) -> Result<Prepared, IntakeError> {
         if let Some(url) = &submission.options.callback_url {
             soyl_worker::webhook::callback_url::parse(url, self.allow_http_callbacks)
