@@ -70,26 +70,30 @@ pub fn reading(manifest: &Manifest, probs: &[f64]) -> Reading {
     }
 }
 
-/// The mean of several readings of the same model (e.g. the segments of one utterance): mean
-/// probabilities, their top label, mean valence and arousal. `None` for no readings.
-pub fn mean_reading<'a>(readings: impl IntoIterator<Item = &'a Reading>) -> Option<Reading> {
+/// The mean of several readings of the same model, each weighed by its weight (the seconds of
+/// signal a voice segment read: a short, zero-padded last window counts for what it holds): mean
+/// probabilities, their top label, mean valence and arousal. `None` for no readings or no
+/// weight.
+pub fn weighted_reading<'a>(
+    readings: impl IntoIterator<Item = (&'a Reading, f64)>,
+) -> Option<Reading> {
     let mut emotions: BTreeMap<String, f64> = BTreeMap::new();
-    let (mut valence, mut arousal, mut n) = (0.0f64, 0.0f64, 0usize);
-    for r in readings {
+    let (mut valence, mut arousal, mut total) = (0.0f64, 0.0f64, 0.0f64);
+    for (r, weight) in readings {
+        let weight = weight.max(0.0);
         for (label, p) in &r.emotions {
-            *emotions.entry(label.clone()).or_default() += p;
+            *emotions.entry(label.clone()).or_default() += p * weight;
         }
-        valence += r.valence;
-        arousal += r.arousal;
-        n += 1;
+        valence += r.valence * weight;
+        arousal += r.arousal * weight;
+        total += weight;
     }
-    if n == 0 {
+    if total <= 0.0 {
         return None;
     }
-    let n = n as f64;
     let mut top = (f64::NEG_INFINITY, String::new());
     for (label, p) in emotions.iter_mut() {
-        *p = round4(*p / n);
+        *p = round4(*p / total);
         if *p > top.0 {
             top = (*p, label.clone());
         }
@@ -97,8 +101,8 @@ pub fn mean_reading<'a>(readings: impl IntoIterator<Item = &'a Reading>) -> Opti
     Some(Reading {
         emotions,
         top: top.1,
-        valence: round4(valence / n),
-        arousal: round4(arousal / n),
+        valence: round4(valence / total),
+        arousal: round4(arousal / total),
     })
 }
 
@@ -133,22 +137,27 @@ mod tests {
     }
 
     #[test]
-    fn mean_reading_averages_and_picks_the_new_top() {
+    fn weighted_reading_weighs_and_picks_the_new_top() {
         let reading = |a: f64, b: f64, v: f64| Reading {
             emotions: [("a".to_owned(), a), ("b".to_owned(), b)].into(),
             top: String::new(),
             valence: v,
             arousal: 0.0,
         };
-        let mean = mean_reading(&[
-            reading(0.9, 0.1, 1.0),
-            reading(0.2, 0.8, 0.0),
-            reading(0.2, 0.8, 0.0),
-        ])
-        .expect("three readings");
-        assert_eq!(mean.top, "b");
-        assert!((mean.emotions["a"] - 0.4333).abs() < 1e-4 && (mean.valence - 0.3333).abs() < 1e-4);
-        assert!(mean_reading(&[]).is_none());
+        let (one, two) = (reading(0.9, 0.1, 1.0), reading(0.2, 0.8, 0.0));
+        let even = weighted_reading([(&one, 1.0), (&two, 1.0), (&two, 1.0)]).expect("three");
+        assert_eq!(even.top, "b");
+        assert!((even.emotions["a"] - 0.4333).abs() < 1e-4 && (even.valence - 0.3333).abs() < 1e-4);
+        // A reading of a quarter of the signal moves the mean a quarter of the way.
+        let tail = weighted_reading([(&one, 2.5), (&two, 0.625)]).expect("two");
+        assert_eq!(tail.top, "a");
+        assert!(
+            (tail.emotions["a"] - 0.76).abs() < 1e-4,
+            "{:?}",
+            tail.emotions
+        );
+        assert!(weighted_reading([]).is_none());
+        assert!(weighted_reading([(&one, 0.0)]).is_none());
     }
 
     #[test]

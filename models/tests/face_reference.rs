@@ -99,3 +99,44 @@ async fn a_face_filling_a_large_photo_is_cut_off_the_async_threads_and_reads_the
     );
     assert_eq!(got.faces[0].reading.top, "happy");
 }
+
+/// The detector's input for `name`, as the pipeline builds it.
+fn detector_input(manifest: &soyl_models::manifest::Manifest, name: &str) -> Vec<f32> {
+    let img =
+        soyl_models::image_input::decode(&photo(name), &ImageLimits::default()).expect("decodes");
+    soyl_models::face::detect::to_tensor(&img, manifest.image())
+}
+
+#[test]
+fn an_item_run_alone_gives_what_it_gives_in_a_batch() {
+    // Batching changes nothing in an item's outputs, and each item gets its own rows back.
+    use soyl_models::lane::Batcher;
+    let repo = Repository::load(&root().join("models/repository")).expect("model repository");
+    let manifest = repo
+        .for_task(soyl_models::manifest::Task::FaceDetection)
+        .expect("detector");
+    let (mut session, _) =
+        soyl_models::tensor_lane::TensorBatcher::<Vec<f32>>::load(common::runtime(), manifest)
+            .expect("session");
+    let (happy, sad) = (
+        detector_input(manifest, "happy.jpg"),
+        detector_input(manifest, "sad.jpg"),
+    );
+    let alone = session.run(std::slice::from_ref(&happy)).expect("one item");
+    let batched = session.run(&[sad, happy]).expect("two items");
+    assert_eq!(alone.len(), 1);
+    assert_eq!(batched.len(), 2);
+    for (output, (a, b)) in alone[0].iter().zip(&batched[1]).enumerate() {
+        assert_eq!(a.len(), b.len(), "output {output}");
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "output {output}: differs by {worst}");
+    }
+    assert_ne!(
+        alone[0][0], batched[0][0],
+        "two photos score alike: the rows are mixed up"
+    );
+}

@@ -126,6 +126,18 @@ async fn a_real_recording_has_segments_prosody_and_emotions() {
         assert!((total - 1.0).abs() < 0.01, "{total}");
         assert!(s.end > s.start && s.prosody.energy_dbfs > -60.0);
     }
+    // The summary weighs each voiced segment by its length: the 1.5 s tail counts for 1.5 s.
+    let voiced: Vec<_> = got.segments.iter().filter(|s| s.prosody.voiced).collect();
+    let seconds: f64 = voiced.iter().map(|s| s.end - s.start).sum();
+    let summary = got.summary.reading.as_ref().expect("a summary reading");
+    for (label, p) in &summary.emotions {
+        let weighted: f64 = voiced
+            .iter()
+            .map(|s| s.reading.as_ref().expect("scores").emotions[label] * (s.end - s.start))
+            .sum::<f64>()
+            / seconds;
+        assert!((p - weighted).abs() < 2e-4, "{label}: {p} vs {weighted}");
+    }
     let pitch = got
         .summary
         .pitch_hz_mean

@@ -97,6 +97,27 @@ async fn each_bad_upload_fails_with_its_code_and_the_service_keeps_serving() {
             .as_str()
             .is_some_and(|m| !m.is_empty()));
     }
+    // Asked for voice alone, bytes of no known format are still called so (the submitter sends
+    // what is not audio to the image decoder), and a photo is what matches nothing.
+    let voice_only = serde_json::json!({"modalities": ["voice"]});
+    let cases = [
+        ("noise.bin", noise(4096), "media_unrecognized"),
+        ("empty.wav", Vec::new(), "input_empty"),
+        ("happy.jpg", happy.clone(), "nothing_to_analyze"),
+    ];
+    for (name, bytes, code) in cases {
+        let (status, body) = client
+            .submit(&[(name, bytes)], Some(voice_only.clone()))
+            .await;
+        assert_eq!(status, 202, "{name}: {body}");
+        let id = body["job_id"].as_str().expect("job id");
+        let job = client.wait(id, Duration::from_secs(60)).await;
+        assert_eq!(
+            (job["status"].as_str(), job["error"]["code"].as_str()),
+            (Some("failed"), Some(code)),
+            "{name}: {job}"
+        );
+    }
     let id = client.submit_ok("happy.jpg", happy.clone()).await;
     let job = client.wait(&id, Duration::from_secs(60)).await;
     assert_eq!(job["status"], "succeeded", "{job}");

@@ -111,6 +111,11 @@ impl Analyzer {
             }
         }
         if readings.is_empty() {
+            if unavailable.is_empty() {
+                if let Some(e) = self.unrecognised_input(job).await? {
+                    return Err(Failure::Permanent(e));
+                }
+            }
             return Err(Failure::Permanent(if unavailable.is_empty() {
                 JobError::new(
                     "nothing_to_analyze",
@@ -263,6 +268,31 @@ impl Analyzer {
             }
             _ => Ok(Part::Skipped),
         }
+    }
+
+    /// Of a job none of whose inputs was analysed: the first media input that is empty or no
+    /// known format, as the error it gets when its modality is asked for. Bytes the submitter
+    /// did not recognise as audio are sent as images, so a voice-only job would otherwise call
+    /// them "nothing to analyze"; only their first bytes are read.
+    async fn unrecognised_input(&self, job: &Job) -> Result<Option<JobError>, Failure> {
+        for (index, input) in job.inputs.iter().enumerate() {
+            let (InputKind::Image, Some(key)) = (input.kind, &input.media_key) else {
+                continue;
+            };
+            let (head, size) = self.media.head(key, 64).await?;
+            let (code, what) = if size == 0 {
+                ("input_empty", "the file is empty (0 bytes)")
+            } else if soyl_models::image_input::sniff(&head).is_none() {
+                (
+                    "media_unrecognized",
+                    "not a recognised image or audio format",
+                )
+            } else {
+                continue;
+            };
+            return Ok(Some(JobError::new(code, format!("input {index}: {what}"))));
+        }
+        Ok(None)
     }
 
     async fn media(&self, input: &Input) -> Result<bytes::Bytes, Failure> {

@@ -219,20 +219,7 @@ impl VoicePipeline {
                 prosody,
             });
         }
-        let spans: Vec<(f64, f64)> = segments.iter().map(|s| (s.start, s.end)).collect();
-        let voiced: Vec<&Reading> = segments
-            .iter()
-            .filter(|s| s.prosody.voiced)
-            .filter_map(|s| s.reading.as_ref())
-            .collect();
-        let any_voiced = segments.iter().any(|s| s.prosody.voiced);
-        let summary = summary::summarize(
-            &prepared.frames,
-            &spans,
-            &voiced,
-            any_voiced,
-            prepared.threshold,
-        );
+        let summary = summary::summarize(&prepared.frames, &segments, prepared.threshold);
         Ok(VoiceAnalysis {
             segments,
             summary,

@@ -1,11 +1,12 @@
-//! The utterance summary: emotion readings averaged over voiced segments, pitch and energy
-//! statistics over the frames of the kept segments, the prosodic arousal estimate, and the
-//! `no_speech` flag (no voiced segment at all: silence, noise). Called by the voice pipeline once
-//! the segments are read.
+//! The utterance summary: emotion readings averaged over voiced segments (each weighed by its
+//! length), pitch and energy statistics over the frames of the kept segments, the prosodic
+//! arousal estimate, and the `no_speech` flag (no voiced segment at all: silence, noise). Called
+//! by the voice pipeline once the segments are read.
 
 use super::arousal::{self, ArousalEstimate, Cues};
 use super::prosody::{self, round1, round3, Frame, HOP_S};
-use crate::affect::{mean_reading, Reading};
+use super::Segment;
+use crate::affect::{weighted_reading, Reading};
 use serde::Serialize;
 
 /// Utterance-level results of one recording.
@@ -13,7 +14,8 @@ use serde::Serialize;
 pub struct Summary {
     /// True when no segment is voiced speech (silence, noise, music without voice...).
     pub no_speech: bool,
-    /// Mean emotion reading over the voiced segments, when a model ran and any segment is voiced.
+    /// Mean emotion reading over the voiced segments, each weighed by its seconds, when a model
+    /// ran and any segment is voiced.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub reading: Option<Reading>,
     /// Mean F0 of the voiced frames, Hz.
@@ -35,17 +37,18 @@ pub struct Summary {
 /// Voiced runs shorter than this many frames are not counted as onsets (octave jumps, clicks).
 const MIN_VOICED_RUN: usize = 3;
 
-/// Summarises the recording from its frame track, the time spans of the kept segments, their
-/// voicing, and their readings.
-pub fn summarize(
-    frames: &[Frame],
-    spans: &[(f64, f64)],
-    voiced_readings: &[&Reading],
-    any_voiced: bool,
-    threshold: f64,
-) -> Summary {
+/// Summarises the recording from its frame track and its kept segments (their time spans bound
+/// the frames analysed; the voiced ones' readings are averaged, each weighed by its seconds).
+pub fn summarize(frames: &[Frame], segments: &[Segment], threshold: f64) -> Summary {
+    let spans: Vec<(f64, f64)> = segments.iter().map(|s| (s.start, s.end)).collect();
+    let voiced_readings: Vec<(&Reading, f64)> = segments
+        .iter()
+        .filter(|s| s.prosody.voiced)
+        .filter_map(|s| Some((s.reading.as_ref()?, s.end - s.start)))
+        .collect();
+    let any_voiced = segments.iter().any(|s| s.prosody.voiced);
     let mut in_speech = vec![false; frames.len()];
-    for &(start, end) in spans {
+    for &(start, end) in &spans {
         for i in prosody::frame_range(frames.len(), start, end) {
             in_speech[i] = true;
         }
@@ -86,7 +89,7 @@ pub fn summarize(
     };
     Summary {
         no_speech,
-        reading: mean_reading(voiced_readings.iter().copied()),
+        reading: weighted_reading(voiced_readings.iter().copied()),
         pitch_hz_mean: pitch_mean.map(round1),
         pitch_hz_p10: p10.map(round1),
         pitch_hz_p90: p90.map(round1),
@@ -111,4 +114,53 @@ fn count_onsets(frames: &[&Frame]) -> usize {
         }
     }
     onsets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::SegmentProsody;
+
+    fn segment(start: f64, end: f64, angry: f64, voiced: bool) -> Segment {
+        Segment {
+            start,
+            end,
+            reading: Some(Reading {
+                emotions: [
+                    ("angry".to_owned(), angry),
+                    ("calm".to_owned(), 1.0 - angry),
+                ]
+                .into(),
+                top: String::new(),
+                valence: 0.0,
+                arousal: 0.0,
+            }),
+            prosody: SegmentProsody {
+                pitch_hz: None,
+                voiced,
+                voiced_fraction: if voiced { 1.0 } else { 0.0 },
+                energy_dbfs: -20.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_short_last_segment_weighs_what_it_holds_and_unvoiced_ones_nothing() {
+        let segments = [
+            segment(0.0, 2.5, 1.0, true),
+            segment(2.5, 5.0, 0.0, false),
+            segment(5.0, 5.5, 0.0, true),
+        ];
+        let summary = summarize(&[], &segments, -50.0);
+        assert!(!summary.no_speech);
+        let reading = summary.reading.expect("voiced readings");
+        // (2.5 x 1.0 + 0.5 x 0.0) / 3.0 s, not the segments' plain mean of 0.5.
+        assert!(
+            (reading.emotions["angry"] - 0.8333).abs() < 1e-4,
+            "{reading:?}"
+        );
+        assert_eq!(reading.top, "angry");
+        let silent = summarize(&[], &segments[1..2], -50.0);
+        assert!(silent.no_speech && silent.reading.is_none());
+    }
 }
