@@ -47,6 +47,11 @@ pub struct Point {
     /// Items each lane ran per second spent in session runs during this point (soyl only; see
     /// [`super::lanes`]).
     pub lane_items_per_busy_s: BTreeMap<String, f64>,
+    /// CPU the server process used per succeeded job, in milliseconds (servers the benchmark
+    /// started; not for one at `--url`).
+    pub server_cpu_ms_per_job: Option<f64>,
+    /// The server's CPU time as a share of all cores' time during the point (0..1).
+    pub server_cpu_share: Option<f64>,
 }
 
 /// Where to send load.
@@ -58,6 +63,8 @@ pub struct Target {
     pub url: String,
     /// Its API.
     pub api: Api,
+    /// The server's process id, when the benchmark started it (for its CPU time).
+    pub pid: Option<u32>,
 }
 
 /// What one client saw.
@@ -82,6 +89,7 @@ pub async fn run_point(
         Api::Soyl => LaneTotals::scrape(http, base).await,
         Api::Baseline => None,
     };
+    let cpu_before = target.pid.and_then(process_cpu_s);
     let started = Instant::now();
     let deadline = started + duration;
     let clients = (0..concurrency).map(|client| {
@@ -113,6 +121,9 @@ pub async fn run_point(
     });
     let tallies = futures::future::join_all(clients).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu_s = cpu_before
+        .zip(target.pid.and_then(process_cpu_s))
+        .map(|(before, after)| after - before);
     let lane_items_per_busy_s = match lanes_before {
         Some(before) => LaneTotals::scrape(http, base)
             .await
@@ -155,7 +166,34 @@ pub async fn run_point(
             .map(|(model, (sum, n))| (model, sum / n.max(1) as f64))
             .collect(),
         lane_items_per_busy_s,
+        server_cpu_ms_per_job: server_cpu_s
+            .filter(|_| !all.latencies.is_empty())
+            .map(|cpu| cpu * 1e3 / all.latencies.len() as f64),
+        server_cpu_share: server_cpu_s.map(|cpu| cpu / (elapsed * cpu_cores())),
     }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s CPU times (Linux's `USER_HZ`, 100 on every
+/// architecture soyl builds for).
+const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU seconds of process `pid` and all its threads so far (Linux); `None`
+/// elsewhere or once it has exited.
+fn process_cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: fields are counted after its end.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    // After the name: state (field 3 of proc(5)) ... utime (14) and stime (15).
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / USER_HZ)
+}
+
+/// Cores this process may run on (the machine's, for the benchmark and its servers).
+fn cpu_cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
 
 /// Nearest-rank percentile of sorted values (0 when empty).
@@ -246,6 +284,31 @@ fn add_batch_sizes(sums: &mut BTreeMap<String, (f64, usize)>, record: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_cpu_time_counts_its_threads_work() {
+        let pid = std::process::id();
+        let before = process_cpu_s(pid).expect("this process's /proc stat");
+        // Another thread of this process spins until the process's time shows 50 ms more
+        // (10 s of wall time at most, however busy the machine).
+        let counted = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < Duration::from_secs(10) {
+                for _ in 0..100_000 {
+                    x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005) + 1);
+                }
+                if process_cpu_s(pid).is_some_and(|now| now - before >= 0.05) {
+                    return true;
+                }
+            }
+            false
+        })
+        .join()
+        .expect("spinner");
+        assert!(counted, "a spinning thread's CPU time never showed");
+        assert_eq!(process_cpu_s(u32::MAX), None, "no such process");
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -91,7 +91,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut running: Vec<(Target, Option<server::Started>)> = Vec::new();
     if let Some(url) = &args.url {
         device = ready_device(&http, url).await.unwrap_or(device);
-        running.push((soyl_target(targets::SOYL, url), None));
+        running.push((soyl_target(targets::SOYL, url, None), None));
     } else {
         let mut configs = vec![(targets::SOYL, Vec::new())];
         if !args.no_ablation {
@@ -107,7 +107,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             if let Some(d) = ready_device(&http, &started.url).await {
                 device = d;
             }
-            running.push((soyl_target(label, &started.url), Some(started)));
+            let target = soyl_target(label, &started.url, Some(started.pid()));
+            running.push((target, Some(started)));
         }
     }
     if args.baseline && workloads.iter().any(|w| w.name == "face1") {
@@ -118,6 +119,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             label: targets::BASELINE.into(),
             url: started.url.clone(),
             api: Api::Baseline,
+            pid: Some(started.pid()),
         };
         running.push((target, Some(started)));
     }
@@ -167,12 +169,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A soyl server at `url`, labelled `label` in the report.
-fn soyl_target(label: &str, url: &str) -> Target {
+/// A soyl server at `url` (process `pid` when the benchmark started it), labelled `label` in
+/// the report.
+fn soyl_target(label: &str, url: &str, pid: Option<u32>) -> Target {
     Target {
         label: label.into(),
         url: url.to_owned(),
         api: Api::Soyl,
+        pid,
     }
 }
 

@@ -150,9 +150,13 @@ fn end_to_end(s: &mut String, points: &[Point]) {
                         } else {
                             String::new()
                         };
+                        let cpu = p
+                            .server_cpu_ms_per_job
+                            .map(|ms| format!(" ({ms:.1} ms CPU/job)"))
+                            .unwrap_or_default();
                         let _ = write!(
                             s,
-                            " {:.1}{failed} | {:.0}/{:.0}/{:.0} |",
+                            " {:.1}{failed}{cpu} | {:.0}/{:.0}/{:.0} |",
                             p.throughput, p.p50_ms, p.p95_ms, p.p99_ms
                         );
                         if *t == "soyl" {

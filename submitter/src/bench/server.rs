@@ -21,9 +21,14 @@ pub struct Started {
 }
 
 impl Started {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
     pub fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         let kib: f64 = status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))?

@@ -272,6 +272,8 @@ mod tests {
             p99_ms: 1.0,
             mean_batch: BTreeMap::from([("face-emotion".to_owned(), emotion_batch)]),
             lane_items_per_busy_s: BTreeMap::from([("face-emotion".to_owned(), emotion_rate)]),
+            server_cpu_ms_per_job: None,
+            server_cpu_share: None,
         }
     }
 
