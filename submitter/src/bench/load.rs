@@ -296,7 +296,9 @@ mod tests {
             let mut x = 0u64;
             while start.elapsed() < Duration::from_secs(10) {
                 for _ in 0..100_000 {
-                    x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005) + 1);
+                    x = std::hint::black_box(
+                        x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1),
+                    );
                 }
                 if process_cpu_s(pid).is_some_and(|now| now - before >= 0.05) {
                     return true;
