@@ -95,7 +95,7 @@ impl Moto {
 
     /// SDK clients of this emulator (S3 with path-style addressing).
     pub async fn clients(&self) -> AwsClients {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = soyl_jobs::aws::sdk_config_loader()
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(

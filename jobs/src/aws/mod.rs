@@ -19,12 +19,27 @@ pub use s3_media::S3Media;
 pub use s3_objects::{ObjectPage, S3Object, S3Objects};
 pub use sqs::SqsQueue;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use std::time::Duration;
 
 /// Loads the SDK configuration from the standard chain (environment, profiles, instance roles).
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    sdk_config_loader().load().await
+}
+
+/// The standard chain's loader with soyl's HTTPS client ([`https_client`]); every SDK
+/// configuration soyl (and its tests) builds starts here, since the SDK has no default client.
+pub fn sdk_config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's HTTPS client: hyper and rustls with ring, the crypto library reqwest already
+/// brings, so the build carries one TLS stack (the SDK's default would add aws-lc).
+pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// One client per service, sharing one SDK configuration. Cheap to clone.
