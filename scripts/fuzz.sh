@@ -14,9 +14,10 @@
 # hunt without it explores differently each time, and what it finds becomes a committed seed.
 #
 # FUZZ_SANITIZER (default address) is cargo fuzz's --sanitizer. CI runs without one: every
-# finding so far was a panic or an allocation past the limit, which need none, and the
-# instrumented build took CI ~5 minutes longer; the hunts keep AddressSanitizer for the
-# decoders' unsafe code.
+# finding so far was a panic or an allocation past the limit, which need none. A cold build
+# took 13 min with it at opt-level 3, 6.9 min without it at the profile of fuzz/Cargo.toml, and
+# ran more inputs in CI's 20 s (image_decode 281k against 156k). The hunts keep
+# AddressSanitizer for the decoders' unsafe code.
 #
 # cargo fuzz needs nightly (-Z sanitizer); with no nightly toolchain the stable one is used with
 # RUSTC_BOOTSTRAP=1.
