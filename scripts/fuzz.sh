@@ -4,7 +4,8 @@
 # submissions) runs for SECONDS (default 20) from its committed seeds (fuzz/seeds/<target>) plus
 # the corpus it grew before (fuzz/corpus/<target>, not committed). A crash, a panic, a leak or a
 # run over FUZZ_RSS_MB of memory fails the script; libFuzzer saves the input under
-# fuzz/artifacts/<target>/ (replay: cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...).
+# fuzz/artifacts/<target>/ (replay: cargo +nightly fuzz run --sanitizer S TARGET
+# fuzz/artifacts/TARGET/crash-..., with S the run's FUZZ_SANITIZER: none for CI).
 #
 #   FUZZ_SEED=1 FUZZ_SANITIZER=none scripts/fuzz.sh   # CI: 20 s per target, fixed seed
 #   scripts/fuzz.sh 600                                # a longer hunt: random seed, AddressSanitizer
