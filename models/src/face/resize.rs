@@ -4,6 +4,11 @@
 //! `image`'s own triangle filter and `thumbnail` cost 4 ms for a 500x500 photo's detector input
 //! and 17 ms for a 2048x1536 one's; this costs a fraction of a millisecond.
 //!
+//! Every resize goes through `resize_typed` for the two pixel types used here (RGB and luma
+//! bytes): the untyped `Resizer::resize` dispatches on the pixel type at run time, so it compiles
+//! the SIMD kernels of all 13 of the crate's pixel types into this crate, which made half of its
+//! code and minutes of every cold build.
+//!
 //! [`rgb_scratch`] resizes into memory kept for the next image: the resizer's intermediate
 //! rows (480 KB for a 500x500 photo, 1.5 MB for 2048x1536) and the destination (230 KB for
 //! 320x240) would otherwise be fresh allocations whose pages the kernel faults in and zeroes
@@ -12,8 +17,9 @@
 //! most [`KEEP_MAX_SIDE`] pixels a side (the resizer's rows grow with the source), so idle
 //! memory stays bounded however many blocking threads run and however large an image came.
 
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::{U8x3, U8};
+use fast_image_resize::{FilterType, PixelTrait, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -29,7 +35,7 @@ static KEEP: OnceLock<usize> = OnceLock::new();
 
 /// `src` resized to `width` x `height` (aspect ratio not kept).
 pub fn rgb(src: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize(src, PixelType::U8x3, width, height)
+    resize::<_, U8x3>(src, width, height)
 }
 
 /// Calls `f` with `src` resized to `width` x `height` (interleaved RGB bytes, aspect ratio not
@@ -40,9 +46,7 @@ pub fn rgb_scratch<R>(src: &RgbImage, width: u32, height: u32, f: impl FnOnce(&[
     let (mut resizer, mut bytes) = taken.unwrap_or_else(|| (Resizer::new(), Vec::new()));
     // Written over in full by the resize: only growth needs zeroing.
     bytes.resize(width as usize * height as usize * 3, 0);
-    let mut dst = Image::from_slice_u8(width, height, &mut bytes, PixelType::U8x3)
-        .expect("the scratch holds width x height RGB pixels; this is a bug");
-    resize_into(&mut resizer, src, PixelType::U8x3, &mut dst);
+    resize_into::<_, U8x3>(&mut resizer, src, width, height, &mut bytes);
     let out = f(&bytes);
     if src.width().max(src.height()) <= KEEP_MAX_SIDE {
         let mut kept = lock();
@@ -55,33 +59,43 @@ pub fn rgb_scratch<R>(src: &RgbImage, width: u32, height: u32, f: impl FnOnce(&[
 
 /// `src` resized to `width` x `height` (aspect ratio not kept).
 pub fn gray(src: &GrayImage, width: u32, height: u32) -> GrayImage {
-    resize(src, PixelType::U8, width, height)
+    resize::<_, U8>(src, width, height)
 }
 
-fn resize<P: Pixel<Subpixel = u8>>(
+/// `src` resized into a new buffer; `F` is `fast_image_resize`'s pixel type of the same layout
+/// as `P`.
+fn resize<P: Pixel<Subpixel = u8>, F: PixelTrait>(
     src: &ImageBuffer<P, Vec<u8>>,
-    kind: PixelType,
     width: u32,
     height: u32,
 ) -> ImageBuffer<P, Vec<u8>> {
-    let mut dst = Image::new(width, height, kind);
-    resize_into(&mut Resizer::new(), src, kind, &mut dst);
-    ImageBuffer::from_raw(width, height, dst.into_vec())
+    let mut bytes = vec![0; width as usize * height as usize * usize::from(P::CHANNEL_COUNT)];
+    resize_into::<P, F>(&mut Resizer::new(), src, width, height, &mut bytes);
+    ImageBuffer::from_raw(width, height, bytes)
         .expect("the destination holds width x height pixels; this is a bug")
 }
 
-fn resize_into<P: Pixel<Subpixel = u8>>(
+/// `src` resized into `dst`, `width` x `height` pixels of `F` (as bytes).
+fn resize_into<P: Pixel<Subpixel = u8>, F: PixelTrait>(
     resizer: &mut Resizer,
     src: &ImageBuffer<P, Vec<u8>>,
-    kind: PixelType,
-    dst: &mut Image<'_>,
+    width: u32,
+    height: u32,
+    dst: &mut [u8],
 ) {
-    let view = ImageRef::new(src.width(), src.height(), src.as_raw(), kind)
+    assert_eq!(
+        usize::from(P::CHANNEL_COUNT),
+        F::size(),
+        "the two pixel types have one layout; this is a bug"
+    );
+    let view = TypedImageRef::<F>::from_buffer(src.width(), src.height(), src.as_raw())
         .expect("an image buffer holds width x height pixels of its type; this is a bug");
+    let mut out = TypedImage::<F>::from_buffer(width, height, dst)
+        .expect("the destination holds width x height pixels; this is a bug");
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     resizer
-        .resize(&view, dst, &options)
-        .expect("source and destination share one u8 pixel type; this is a bug");
+        .resize_typed(&view, &mut out, &options)
+        .expect("source and destination share one pixel type; this is a bug");
 }
 
 #[cfg(test)]
