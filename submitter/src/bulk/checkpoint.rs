@@ -66,8 +66,11 @@ impl Checkpoint {
     }
 }
 
-/// Takes the next generation of the batch for a run that starts now. (Two runs of one batch
-/// starting at the same instant may take the same generation; that only costs re-sends.)
+/// Takes the next generation of the batch for a run that starts now. Two runs of one batch
+/// starting at the same instant may take the same generation (the media store has no
+/// compare-and-swap): if one of them completes and the other was interrupted, the checkpoint
+/// then covers jobs the interrupted run never sent. Those stay `queued` and never claimed until
+/// the worker's reconciler sends their messages (`--reconcile-after-s`, 15 min by default).
 pub async fn begin(
     media: &dyn MediaStore,
     tenant: &Tenant,
