@@ -6,8 +6,8 @@
 //!
 //! Every resize goes through `resize_typed` for the two pixel types used here (RGB and luma
 //! bytes): the untyped `Resizer::resize` dispatches on the pixel type at run time, so it compiles
-//! the SIMD kernels of all 13 of the crate's pixel types into this crate, which made half of its
-//! code and minutes of every cold build.
+//! the SIMD kernels of all 13 of the crate's pixel types into this crate: half of its code, and
+//! 93 s instead of 72 s for its cold compile on 2 cores (paid again in the test and fuzz builds).
 //!
 //! [`rgb_scratch`] resizes into memory kept for the next image: the resizer's intermediate
 //! rows (480 KB for a 500x500 photo, 1.5 MB for 2048x1536) and the destination (230 KB for
